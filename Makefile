@@ -1,0 +1,63 @@
+# Tansiq: `make up` runs everything in the foreground, `make test` runs every test.
+# Both install what is missing (Python packages into .venv, PostgreSQL from Debian's packages,
+# the Kafka jars through Maven) and start PostgreSQL and Kafka on loopback when they are not up.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml */pyproject.toml */*/pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
+SERVICES := registry agreements engagements reporting
+STACK := bash ops/local/stack.sh
+WITH_ENV = eval "$$($(STACK) env)"; export AUTH_JWKS_FILE="$${AUTH_JWKS_FILE:-$(CURDIR)/.local/keys/jwks.json}";
+
+.PHONY: help install lock stack migrate seed up start stop test lint check-fresh
+
+help:
+	@echo "make up     run PostgreSQL, Kafka and the four services in the foreground (Ctrl-C stops)"
+	@echo "make test   run every test (installs and starts what is missing)"
+	@echo "make start  like up, detached; returns when every /health/ready is 200"
+	@echo "make stop   stop what start/up started"
+	@echo "make lint   ruff, ruff format --check, mypy, import boundaries"
+
+$(STAMP): requirements.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@[ -x $(PY) ] || uv venv --quiet --python python3 $(VENV)
+	uv pip install --quiet --python $(PY) -r requirements.lock
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+# Re-pin every dependency (writes requirements.lock; no index address is recorded).
+lock:
+	uv pip compile requirements.in -o requirements.lock --python-version 3.11 --no-header --no-annotate
+
+stack:
+	$(STACK) up
+
+migrate: install stack
+	@$(WITH_ENV) for s in $(SERVICES); do $(VENV)/bin/tansiq migrate $$s; done
+
+seed: migrate
+	@$(WITH_ENV) $(VENV)/bin/tansiq seed
+
+up: seed
+	@$(WITH_ENV) exec bash ops/run-services.sh foreground
+
+start: seed
+	@$(WITH_ENV) bash ops/run-services.sh background
+
+stop:
+	@bash ops/run-services.sh stop || true
+	@$(STACK) down
+
+test: install stack
+	@$(WITH_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports

@@ -1,0 +1,1 @@
+"""`tansiq`: operator commands (serve, migrate, token, seed, replay, topics, import)."""

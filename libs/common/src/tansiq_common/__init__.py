@@ -1,0 +1,1 @@
+"""What every Tansiq service needs and nothing domain-specific."""

@@ -1,0 +1,106 @@
+"""The app factory every service uses: lifespan, middleware, problem handlers, health, metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from tansiq_common import health, metrics
+from tansiq_common.db import Database
+from tansiq_common.idempotency import IdempotencyMiddleware
+from tansiq_common.logging import configure_logging
+from tansiq_common.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from tansiq_common.problems import install_problem_handlers
+from tansiq_common.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+# A background component (relay, consumer, replica refresher) started with the app and stopped
+# before the database closes: an async context manager built from the running app.
+Component = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["type", "title", "status"],
+}
+
+
+def create_service_app(
+    *,
+    service: str,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter] = (),
+    components: Sequence[Component] = (),
+    version: str = "0.1.0",
+    description: str = "",
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(service, settings.log_level)
+        db = Database(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            statement_timeout_ms=settings.database_statement_timeout_ms,
+            application_name=f"tansiq-{service}",
+        )
+        app.state.db = db
+        app.state.readiness_checks["database"] = db.ping
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(db.dispose)
+            for component in components:
+                await stack.enter_async_context(component(app))
+            log.info("%s started", service, extra={"environment": settings.environment})
+            yield
+            log.info("%s stopping", service)
+
+    app = FastAPI(
+        title=f"Tansiq {service}",
+        version=version,
+        description=description,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.settings = settings
+    app.state.readiness_checks = {}
+    install_problem_handlers(app)
+    # Order: the last added runs first. Request context outermost, so every log line and
+    # problem carries the request id; then the body limit; idempotency sees the whole body.
+    app.add_middleware(IdempotencyMiddleware, ttl=timedelta(hours=settings.idempotency_ttl_hours))
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service=service)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    for router in routers:
+        app.include_router(router)
+    _document_problem_schema(app)
+    return app
+
+
+def _document_problem_schema(app: FastAPI) -> None:
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                PROBLEM_SCHEMA
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

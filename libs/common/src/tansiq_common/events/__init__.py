@@ -1,0 +1,1 @@
+"""The event backbone: outbox, relay, consumers, CloudEvents envelope."""

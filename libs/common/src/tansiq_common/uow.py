@@ -1,0 +1,142 @@
+"""The unit of work owns the transaction: the change, its events and its audit rows commit together.
+
+Services open one with ``async with uow:``; leaving the block normally commits, an exception rolls
+back. Services never call commit themselves, so no half of a change can be written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tansiq_common.context import current_request_id
+from tansiq_common.events.outbox import DomainEvent, OutboxMessage, write_outbox
+from tansiq_common.schema import audit_log
+
+
+class Actor(Protocol):
+    """Who makes the change; the authenticated principal satisfies it."""
+
+    @property
+    def sub(self) -> str: ...
+    @property
+    def org(self) -> str | None: ...
+    @property
+    def roles(self) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """For changes made by the system itself (seeding, consumers, imports run by operators)."""
+
+    sub: str = "system"
+    org: str | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+
+class Aggregate(Protocol):
+    events: list[Any]
+
+
+@dataclass
+class AuditEntry:
+    action: str
+    entity_type: str
+    entity_id: str
+    changed_fields: Sequence[str] | Mapping[str, Any] = ()
+
+
+class UnitOfWork:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], actor: Actor | None = None
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self.actor: Actor = actor or SystemActor()
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open; use `async with uow:`")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("a unit of work is not reentrant")
+        self._session = self._sessionmaker()
+        await self._session.begin()
+        self._seen: list[Aggregate] = []
+        self._messages: list[OutboxMessage] = []
+        self._audit: list[AuditEntry] = []
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self.session, None
+        try:
+            if exc_type is None:
+                await self._flush_side_effects(session)
+                await session.commit()
+            else:
+                await session.rollback()
+        finally:
+            await session.close()
+
+    def track(self, aggregate: Aggregate) -> None:
+        """Collect the aggregate's events at commit."""
+        if not any(seen is aggregate for seen in self._seen):
+            self._seen.append(aggregate)
+
+    def publish(self, event: DomainEvent | OutboxMessage) -> None:
+        self._messages.append(
+            event if isinstance(event, OutboxMessage) else OutboxMessage.from_event(event)
+        )
+
+    def audit(
+        self,
+        action: str,
+        entity_type: str,
+        entity_id: str,
+        changed_fields: Sequence[str] | Mapping[str, Any] = (),
+    ) -> None:
+        self._audit.append(AuditEntry(action, entity_type, str(entity_id), changed_fields))
+
+    async def _flush_side_effects(self, session: AsyncSession) -> None:
+        await session.flush()
+        for aggregate in self._seen:
+            while aggregate.events:
+                self.publish(aggregate.events.pop(0))
+        await write_outbox(session, self._messages)
+        self._messages = []
+        if self._audit:
+            roles = sorted(self.actor.roles)
+            await session.execute(
+                sa.insert(audit_log),
+                [
+                    {
+                        "actor_sub": self.actor.sub,
+                        "actor_org": self.actor.org,
+                        "actor_roles": roles,
+                        "action": entry.action,
+                        "entity_type": entry.entity_type,
+                        "entity_id": entry.entity_id,
+                        "request_id": current_request_id(),
+                        "changed_fields": (
+                            dict(entry.changed_fields)
+                            if isinstance(entry.changed_fields, Mapping)
+                            else list(entry.changed_fields)
+                        ),
+                    }
+                    for entry in self._audit
+                ],
+            )
+            self._audit = []

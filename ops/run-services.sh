@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs the four services on their local ports (registry 8001, agreements 8002, engagements 8003,
+# reporting 8004). `foreground`: until Ctrl-C, then stops them and the stack; `background`:
+# returns once every /health/ready answers 200; `stop`: stops what `background` started.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+run="$root/.local/run"
+logs="$root/.local/logs"
+mkdir -p "$run" "$logs"
+services=(registry agreements engagements reporting)
+declare -A ports=([registry]=8001 [agreements]=8002 [engagements]=8003 [reporting]=8004)
+
+start_all() {
+  for s in "${services[@]}"; do
+    if [ -f "$run/$s.pid" ] && kill -0 "$(cat "$run/$s.pid")" 2>/dev/null; then
+      echo "$s already running (pid $(cat "$run/$s.pid"))"
+      continue
+    fi
+    "$root/.venv/bin/tansiq" serve "$s" --port "${ports[$s]}" >>"$logs/$s.log" 2>&1 &
+    echo $! >"$run/$s.pid"
+    echo "$s starting on 127.0.0.1:${ports[$s]} (log: .local/logs/$s.log)"
+  done
+}
+
+wait_ready() {
+  local deadline=$((SECONDS + ${READY_TIMEOUT:-60}))
+  for s in "${services[@]}"; do
+    until curl -fsS -o /dev/null "http://127.0.0.1:${ports[$s]}/health/ready"; do
+      if ! kill -0 "$(cat "$run/$s.pid")" 2>/dev/null; then
+        echo "$s exited; last lines of .local/logs/$s.log:" >&2
+        tail -n 20 "$logs/$s.log" >&2
+        return 1
+      fi
+      if [ $SECONDS -ge $deadline ]; then
+        echo "$s not ready in time; see .local/logs/$s.log" >&2
+        return 1
+      fi
+      sleep 0.2
+    done
+    echo "$s ready: http://127.0.0.1:${ports[$s]}/health/ready"
+  done
+}
+
+stop_all() {
+  for s in "${services[@]}"; do
+    if [ -f "$run/$s.pid" ]; then
+      pid="$(cat "$run/$s.pid")"
+      if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        echo "$s stopped"
+      fi
+      rm -f "$run/$s.pid"
+    fi
+  done
+}
+
+case "${1:-}" in
+  foreground)
+    trap 'echo; echo "stopping..."; stop_all; bash "$root/ops/local/stack.sh" down; exit 0' INT TERM
+    start_all
+    wait_ready
+    echo "Tansiq is up. Ctrl-C stops everything."
+    tail -n 0 -F "$logs"/{registry,agreements,engagements,reporting}.log &
+    wait
+    ;;
+  background) start_all; wait_ready ;;
+  stop) stop_all ;;
+  *) echo "usage: $0 foreground|background|stop" >&2; exit 2 ;;
+esac
