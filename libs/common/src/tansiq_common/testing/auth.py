@@ -1,0 +1,1 @@
+"""pytest fixtures for auth; loaded by the plugin list in pyproject.toml."""
