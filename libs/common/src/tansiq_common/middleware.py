@@ -12,9 +12,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tansiq_common.context import request_id_var, traceparent_var
 from tansiq_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from tansiq_common.problems import PayloadTooLarge, problem_response
+from tansiq_common.problems import PayloadTooLarge, Problem, problem_response
 
 access_log = logging.getLogger("tansiq.access")
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = Problem(
+    "An unexpected error occurred. Quote the request id when reporting it.",
+    status=500,
+    slug="internal-error",
+    title="Internal server error",
+)
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -52,11 +60,13 @@ class RequestContextMiddleware:
         rid_token = request_id_var.set(request_id)
         tp_token = traceparent_var.set(traceparent)
         status = 500
+        response_started = False
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -65,6 +75,12 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Handled here, inside the request's context, so the log line and the problem
+            # carry the request id; the client never sees the stack trace.
+            log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
+            if not response_started:
+                await problem_response(INTERNAL_ERROR)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)

@@ -183,25 +183,11 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # The client gets the request id to quote; the log gets the stack trace.
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(
-        Problem(
-            "An unexpected error occurred. Quote the request id when reporting it.",
-            status=500,
-            slug="internal-error",
-            title="Internal server error",
-        ),
-        request,
-    )
-
-
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
-    app.add_exception_handler(Exception, _on_unexpected)
+    # Unexpected exceptions are answered by RequestContextMiddleware, inside the request context.
 
 
 # For OpenAPI: `responses=problem_responses(404, 409)` on a route documents its problems.

@@ -92,20 +92,21 @@ sa.Index("ix_audit_log_entity", audit_log.c.entity_type, audit_log.c.entity_id)
 sa.Index("ix_audit_log_occurred_at", audit_log.c.occurred_at)
 
 # Audit rows are append-only even for the application's own SQL.
-AUDIT_APPEND_ONLY_DDL = """
-CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+AUDIT_APPEND_ONLY_DDL = (
+    """CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   RAISE EXCEPTION 'audit_log is append-only';
-END $$;
-CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
-  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
-"""
+END $$""",
+    """CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
+  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()""",
+)
 
 
 def create_infrastructure(bind: sa.engine.Connection) -> None:
     """Called from each service's first migration."""
     infra_metadata.create_all(bind)
-    bind.exec_driver_sql(AUDIT_APPEND_ONLY_DDL)
+    for statement in AUDIT_APPEND_ONLY_DDL:
+        bind.exec_driver_sql(statement)
 
 
 def drop_infrastructure(bind: sa.engine.Connection) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
@@ -49,6 +49,15 @@ class ServiceSettings(BaseSettings):
 
     max_body_bytes: int = 1_048_576
     idempotency_ttl_hours: int = 24
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        # Operators hand us the plain URI their platform gives (CloudNativePG's `uri`).
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+asyncpg://" + url.removeprefix(plain)
+        return url
 
     @model_validator(mode="after")
     def _refuse_development_secrets_outside_development(self) -> ServiceSettings:
