@@ -38,10 +38,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Idempotent, and leaves other handlers (pytest's log capture) in place.
+    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(JsonFormatter(service))
+        root.addHandler(handler)
     root.setLevel(level.upper())
     # uvicorn's own access log duplicates ours (which has the request id); keep its errors.
     logging.getLogger("uvicorn.access").disabled = True
