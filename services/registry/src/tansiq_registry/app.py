@@ -2,14 +2,21 @@
 
 from fastapi import FastAPI
 from tansiq_common.app import create_service_app
+from tansiq_common.auth import install_auth
 
 from tansiq_registry import SERVICE
+from tansiq_registry.organizations.api import router as organizations_router
+from tansiq_registry.organizations.directory import RegistryDirectory
 from tansiq_registry.settings import RegistrySettings, get_settings
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
-    return create_service_app(
+    settings = settings or get_settings()
+    app = create_service_app(
         service=SERVICE,
-        settings=settings or get_settings(),
+        settings=settings,
+        routers=[organizations_router],
         description="the organizations every other service points at",
     )
+    install_auth(app, settings, directory=RegistryDirectory(app))
+    return app

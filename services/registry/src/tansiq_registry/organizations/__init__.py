@@ -1,0 +1,1 @@
+"""Organizations: the registry's one aggregate, its hierarchy, contacts, search and import."""

@@ -1,0 +1,45 @@
+"""Search normalisation: the same folding for stored text and for the query.
+
+Only what users type interchangeably is folded: Arabic diacritics (tashkeel) and tatweel are
+dropped, alef forms become bare alef, taa marbuta becomes haa, alef maqsura becomes yaa, and Latin
+text is case-folded. Hamza on waw or yaa (ؤ, ئ) is kept: those spell different words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Harakat, tanween, shadda, sukun, Quranic annotation marks, superscript alef, and tatweel.
+_DROPPED = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+_FOLDS = str.maketrans(
+    {
+        "\u0623": "\u0627",  # أ
+        "\u0625": "\u0627",  # إ
+        "\u0622": "\u0627",  # آ
+        "\u0671": "\u0627",  # ٱ
+        "\u0629": "\u0647",  # ة → ه
+        "\u0649": "\u064a",  # ى → ي
+    }
+)
+_SPACES = re.compile(r"\s+")
+
+
+def normalize(text: str | None) -> str:
+    if not text:
+        return ""
+    # NFKC first: presentation forms (ﻷ, ﺓ) become letters, and a separate madda or hamza
+    # composes onto its alef, so both spellings reach the folds below.
+    folded = unicodedata.normalize("NFKC", text)
+    folded = _DROPPED.sub("", folded).translate(_FOLDS).casefold()
+    return _SPACES.sub(" ", folded).strip()
+
+
+def search_text(*parts: str | None) -> str:
+    """The stored, indexed column: every searchable field, normalised, one space apart."""
+    return " ".join(n for n in (normalize(p) for p in parts) if n)
+
+
+def query_terms(q: str) -> list[str]:
+    """Each whitespace-separated term of a query must occur somewhere in the search text."""
+    return [term for term in normalize(q).split(" ") if term]

@@ -1,0 +1,141 @@
+"""Read side: filtered lists with bilingual search, and the hierarchy view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from tansiq_common.pagination import decode_cursor, encode_cursor
+from tansiq_common.problems import BadRequest
+
+from tansiq_registry.organizations.model import Organization, Status
+from tansiq_registry.organizations.normalize import query_terms
+from tansiq_registry.organizations.repository import OrganizationRepository, parse_id, to_model
+from tansiq_registry.organizations.tables import organizations
+
+MAX_TERMS = 8
+
+
+@dataclass(frozen=True)
+class OrganizationFilter:
+    kind: str | None = None
+    scope: str | None = None
+    country: str | None = None
+    parent_id: str | None = None
+    ministry_id: str | None = None
+    designation: str | None = None
+    status: str | None = None
+    iati_identifier: str | None = None
+    q: str | None = None
+    include_archived: bool = False
+
+
+def _like_escape(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(f: OrganizationFilter) -> list[sa.ColumnElement[bool]]:
+    t = organizations
+    where: list[sa.ColumnElement[bool]] = []
+    for column, value in (
+        (t.c.kind, f.kind),
+        (t.c.scope, f.scope),
+        (t.c.iati_identifier, f.iati_identifier),
+    ):
+        if value is not None:
+            where.append(column == value)
+    if f.country is not None:
+        where.append(t.c.country == f.country.upper())
+    for column, raw in ((t.c.parent_id, f.parent_id), (t.c.ministry_id, f.ministry_id)):
+        if raw is not None:
+            canonical = parse_id(raw)
+            # An id that is not a UUID names no organization: an empty page, not an error.
+            where.append(column == canonical if canonical else sa.false())
+    if f.designation is not None:
+        where.append(t.c.designations.contains([f.designation]))
+    if f.status is not None:
+        where.append(t.c.status == f.status)
+    elif not f.include_archived:
+        where.append(t.c.status == Status.active.value)
+    if f.q:
+        # Every term must occur in the normalised text; the trigram index serves LIKE '%term%'.
+        for term in query_terms(f.q)[:MAX_TERMS]:
+            where.append(t.c.search_text.like(f"%{_like_escape(term)}%", escape="\\"))
+    return where
+
+
+async def list_organizations(
+    session: AsyncSession, f: OrganizationFilter, *, limit: int, cursor: str | None
+) -> tuple[list[Organization], str | None]:
+    """Keyset pages in (created_at, id) order: stable while rows are added."""
+    t = organizations
+    stmt = sa.select(t).where(*_conditions(f))
+    if cursor:
+        after_time, after_id = _position(cursor)
+        stmt = stmt.where(
+            sa.tuple_(t.c.created_at, t.c.id)
+            > sa.tuple_(
+                sa.literal(after_time, t.c.created_at.type), sa.literal(after_id, t.c.id.type)
+            )
+        )
+    rows = list(await session.execute(stmt.order_by(t.c.created_at, t.c.id).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor([rows[-1].created_at, str(rows[-1].id)])
+    return [to_model(row) for row in rows], next_cursor
+
+
+def _position(cursor: str) -> tuple[datetime, str]:
+    after_time, after_id = decode_cursor(cursor, 2)
+    canonical = parse_id(after_id) if isinstance(after_id, str) else None
+    if not isinstance(after_time, datetime) or canonical is None:
+        raise BadRequest("The cursor is not one this API issued.", slug="invalid-cursor")
+    return after_time, canonical
+
+
+def summary(org: Organization, depth: int) -> dict[str, Any]:
+    return {
+        "id": org.id,
+        "kind": org.kind.value,
+        "names": {"ar": org.names.ar, "en": org.names.en},
+        "acronym": org.acronym,
+        "parent_id": org.parent_id,
+        "scope": org.scope.value,
+        "status": org.status.value,
+        "depth": depth,
+    }
+
+
+async def hierarchy(session: AsyncSession, org: Organization) -> dict[str, Any]:
+    repo = OrganizationRepository(session)
+    chain = await repo.chain(org.id)
+    above = chain[1:]
+    wanted = [link.id for link in above]
+    if org.ministry_id:
+        wanted.append(org.ministry_id)
+    known = await repo.get_many(wanted)
+    ancestors = [
+        summary(known[link.id], -(i + 1)) for i, link in enumerate(above) if link.id in known
+    ]
+    ancestors.reverse()
+    ministry = None
+    if org.ministry_id == org.id:
+        ministry = summary(org, 0)
+    elif org.ministry_id in known:
+        depth = next((a["depth"] for a in ancestors if a["id"] == org.ministry_id), 0)
+        ministry = summary(known[org.ministry_id], depth)
+    depths = dict(await repo.descendant_ids(org.id))
+    below = await repo.descendants(org.id)
+    return {
+        "organization": summary(org, 0),
+        "ancestors": ancestors,
+        "ministry": ministry,
+        "descendants": [summary(d, depths[d.id]) for d in below],
+        "reporting_lines": [
+            {"org_id": rl.org_id, "line": rl.line.value} for rl in org.reporting_lines
+        ],
+    }
