@@ -8,7 +8,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-
 from tansiq_common import migrations
 from tansiq_common.testing import databases
 from tansiq_common.testing.plugin import running_app

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from tansiq_cli import registry_cmd
+from tansiq_cli import registry_cmd, token_cmd
 from tansiq_cli.services import ServiceName, service
 
 app = typer.Typer(help="Tansiq operator commands.", no_args_is_help=True)
 app.command("seed")(registry_cmd.seed)
 app.add_typer(registry_cmd.import_app, name="import")
+app.command("token")(token_cmd.token)
+app.command("dev-key")(token_cmd.dev_key)
 
 
 @app.command()

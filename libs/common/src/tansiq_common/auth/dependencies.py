@@ -1,0 +1,132 @@
+"""FastAPI dependencies: the authenticated principal, the role rule of a route, the org scope."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tansiq_common.auth.keys import KeysUnavailable
+from tansiq_common.auth.principal import ALL_ROLES, Principal, Role
+from tansiq_common.auth.scope import OrganizationDirectory, OrgScope
+from tansiq_common.auth.verifier import InvalidToken, TokenVerifier
+from tansiq_common.problems import Forbidden, ServiceUnavailable, Unauthorized
+
+log = logging.getLogger("tansiq.auth")
+
+REALM = "tansiq"
+# The problem type of a 403 from a route's role rule, as opposed to one from an ownership or
+# scope check inside the handler (the authorization matrix tells them apart by it).
+ROLE_NOT_ALLOWED = "role-not-allowed"
+PRINCIPAL_STATE_KEY = "tansiq_principal"
+
+# auto_error=False: a missing token is answered by us, as problem+json with WWW-Authenticate.
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer", bearerFormat="JWT")
+
+
+def _challenge(error: str | None = None, description: str | None = None) -> dict[str, str]:
+    value = f'Bearer realm="{REALM}"'
+    if error:
+        value += f', error="{error}"'
+    if description:
+        value += f', error_description="{description}"'
+    return {"WWW-Authenticate": value}
+
+
+def missing_token() -> Unauthorized:
+    return Unauthorized("A bearer token is required.", headers=_challenge())
+
+
+def invalid_token(expired: bool = False) -> Unauthorized:
+    detail = "The access token has expired." if expired else "The access token is invalid."
+    return Unauthorized(detail, slug="invalid-token", headers=_challenge("invalid_token", detail))
+
+
+class Authenticator:
+    """Turns a bearer token into a principal or a 401; logs refusals, never the token."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self.verifier = verifier
+
+    async def authenticate(self, token: str, *, path: str | None = None) -> Principal:
+        try:
+            return await self.verifier.verify(token)
+        except InvalidToken as exc:
+            log.warning("bearer token refused", extra={"reason": exc.reason, "path": path})
+            raise invalid_token(exc.expired) from None
+        except KeysUnavailable as exc:
+            log.error("cannot verify tokens: JWKS unavailable", extra={"reason": str(exc)})
+            raise ServiceUnavailable(
+                "The identity provider's keys are unavailable.", retry_after=5
+            ) from None
+
+
+async def current_principal(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+) -> Principal:
+    """The verified caller, or 401. Verified once per request (shared with Idempotency-Key)."""
+    cached = request.scope.get("state", {}).get(PRINCIPAL_STATE_KEY)
+    if isinstance(cached, Principal):
+        return cached
+    if credentials is None or not credentials.credentials:
+        raise missing_token()
+    authenticator: Authenticator | None = getattr(request.app.state, "authenticator", None)
+    if authenticator is None:
+        # Fail closed: a service that forgot install_auth lets nobody in.
+        log.error("no authenticator installed; refusing %s", request.url.path)
+        raise invalid_token()
+    principal = await authenticator.authenticate(credentials.credentials, path=request.url.path)
+    request.scope.setdefault("state", {})[PRINCIPAL_STATE_KEY] = principal
+    return principal
+
+
+class Authorize:
+    """The role rule of a route, as a dependency; `.roles` lets the matrix test read it."""
+
+    def __init__(self, roles: frozenset[Role]) -> None:
+        self.roles = roles
+
+    async def __call__(self, principal: Principal = Depends(current_principal)) -> Principal:
+        if not principal.has_any(*self.roles):
+            raise Forbidden(
+                "Your roles do not allow this.",
+                slug=ROLE_NOT_ALLOWED,
+                headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="insufficient_scope"'},
+            )
+        return principal
+
+    def __repr__(self) -> str:
+        return f"authorize({', '.join(sorted(self.roles))})"
+
+
+def authorize(*roles: Role) -> Any:
+    """`principal: Principal = Depends(authorize(Role.viewer, Role.editor))`.
+
+    401 without a valid token, 403 when the token holds none of `roles`. With no roles given,
+    any authenticated caller holding one of Tansiq's roles passes.
+    """
+    declared = frozenset(Role(r) for r in roles) if roles else ALL_ROLES
+    return Authorize(declared)
+
+
+def rule_of(dependency_call: Any) -> frozenset[Role] | None:
+    """The roles a dependency declares, if it is an authorize() rule."""
+    return dependency_call.roles if isinstance(dependency_call, Authorize) else None
+
+
+async def get_scope(
+    request: Request, principal: Principal = Depends(current_principal)
+) -> OrgScope:
+    """The caller's organization scope from `app.state.organization_directory`."""
+    directory: OrganizationDirectory | None = getattr(
+        request.app.state, "organization_directory", None
+    )
+    if directory is None:
+        from tansiq_common.auth.directory import ReplicaDirectory
+
+        directory = ReplicaDirectory(request.app.state.db.sessionmaker)
+        request.app.state.organization_directory = directory
+    return await directory.scope_of(principal.org)

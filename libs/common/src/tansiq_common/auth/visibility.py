@@ -1,0 +1,55 @@
+"""The one visibility filter (DESIGN §3): every query that returns records applies it.
+
+Apply it in the query layer, to lists, searches, counts, exports and GET by id alike, so a
+restricted record the caller may not see simply is not there: a GET by id answers 404, never 403,
+and no count or aggregate betrays it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnElement
+
+from tansiq_common.auth.principal import Principal
+from tansiq_common.auth.scope import OrgScope, sees_everything
+
+INTERAGENCY = "interagency"
+RESTRICTED = "restricted"
+VISIBILITIES = (INTERAGENCY, RESTRICTED)
+
+
+def visible_to(
+    scope: OrgScope,
+    principal: Principal,
+    *,
+    visibility_col: ColumnElement[Any] | Any,
+    owner_ministry_col: ColumnElement[Any] | Any,
+    party_org_ids_col: ColumnElement[Any] | Any,
+) -> ColumnElement[bool]:
+    """A WHERE clause: the rows `principal` (whose organization has `scope`) may see.
+
+    - auditors, and coordinators whose organization is a coordinating body
+      (`scope.is_coordinating_body`), see every row: the clause is TRUE;
+    - everyone else sees a row when any of these holds:
+        * `visibility_col = 'interagency'` (any other value, NULL included, counts as restricted:
+          fail closed);
+        * `owner_ministry_col = scope.ministry_id`, the caller's ministry owns the record
+          (skipped when the caller's ministry is unknown, so NULL never matches NULL);
+        * the caller's organization id is an element of `party_org_ids_col`, an ARRAY(Text)
+          of the record's parties / participants (and, if the service likes, its owner).
+
+    `visibility_col`, `owner_ministry_col` and `party_org_ids_col` are columns (or ORM
+    attributes) of the queried table or of a joined replica.
+    """
+    if sees_everything(principal, scope):
+        return sa.true()
+    clauses: list[ColumnElement[bool]] = [visibility_col == INTERAGENCY]
+    if scope.ministry_id is not None:
+        clauses.append(owner_ministry_col == scope.ministry_id)
+    # `@>` rather than `= ANY(...)`, so a GIN index on the party column can serve it.
+    parties = sa.type_coerce(party_org_ids_col, ARRAY(sa.Text))
+    clauses.append(parties.contains([principal.org]))
+    return sa.or_(*clauses)
