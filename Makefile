@@ -13,7 +13,7 @@ SERVICES := registry agreements engagements reporting
 STACK := bash ops/local/stack.sh
 WITH_ENV = eval "$$($(STACK) env)"; export AUTH_JWKS_FILE="$${AUTH_JWKS_FILE:-$(CURDIR)/.local/keys/jwks.json}";
 
-.PHONY: help install lock stack migrate seed up start stop test lint check-fresh
+.PHONY: help install lock stack migrate seed dev-key up start stop test lint
 
 help:
 	@echo "make up     run PostgreSQL, Kafka and the four services in the foreground (Ctrl-C stops)"
@@ -43,10 +43,14 @@ migrate: install stack
 seed: migrate
 	@$(WITH_ENV) $(VENV)/bin/tansiq seed
 
-up: seed
+# The development signing key the services trust (AUTH_JWKS_FILE) and `tansiq token` signs with.
+dev-key: install
+	@$(VENV)/bin/tansiq dev-key >/dev/null
+
+up: seed dev-key
 	@$(WITH_ENV) exec bash ops/run-services.sh foreground
 
-start: seed
+start: seed dev-key
 	@$(WITH_ENV) bash ops/run-services.sh background
 
 stop:
