@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tansiq_cli import registry_cmd, token_cmd
+from tansiq_cli import events_cmd, registry_cmd, token_cmd
 from tansiq_cli.services import ServiceName, service
 
 app = typer.Typer(help="Tansiq operator commands.", no_args_is_help=True)
@@ -12,6 +12,8 @@ app.command("seed")(registry_cmd.seed)
 app.add_typer(registry_cmd.import_app, name="import")
 app.command("token")(token_cmd.token)
 app.command("dev-key")(token_cmd.dev_key)
+app.command("replay")(events_cmd.replay)
+app.add_typer(events_cmd.app, name="events")
 
 
 @app.command()

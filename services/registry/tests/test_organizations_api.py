@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
+from tansiq_registry.organizations.schemas import OrganizationOut
+
 ADMIN_ORG = str(uuid.uuid4())  # the callers' organization; not in the registry
 
 
@@ -414,3 +416,16 @@ async def test_contacts_visible_to_government_users_and_never_in_events(
     assert (
         await client.get(f"/v1/organizations/{directorate['id']}/contacts", headers=viewer)
     ).json() == []
+
+
+async def test_event_payload_is_the_documented_schema(client, admin, sql):
+    """The AsyncAPI document describes payloads with OrganizationOut; the outbox must match it."""
+    created = await client.post(
+        "/v1/organizations",
+        json={"kind": "un_entity", "names": {"en": "UNESCO"}, "iati_identifier": "XM-DAC-41304"},
+        headers=admin,
+    )
+    assert created.status_code == 201
+    state = json.loads(await sql.fetchval("select payload::text from outbox limit 1"))
+    assert set(state) == set(OrganizationOut.model_fields)
+    assert OrganizationOut.model_validate(state).id == created.json()["id"]

@@ -77,6 +77,7 @@ def create_service_app(
     app.state.service = service
     app.state.settings = settings
     app.state.readiness_checks = {}
+    app.state.advisory_checks = {}
     install_problem_handlers(app)
     # Order: the last added runs first. Request context outermost, so every log line and
     # problem carries the request id; then the body limit; idempotency sees the whole body.

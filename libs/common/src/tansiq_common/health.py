@@ -1,4 +1,10 @@
-"""`/health/live` (the process answers) and `/health/ready` (its dependencies answer)."""
+"""`/health/live` (the process answers) and `/health/ready` (its dependencies answer).
+
+Readiness has two kinds of checks. `readiness_checks` (the database) decide the status: without
+them the service cannot answer. `advisory_checks` (Kafka) are reported but do not fail readiness:
+writes go to the outbox and the relay catches up when the broker is back (DESIGN §1), so taking
+replicas out of the load balancer during a Kafka outage would refuse writes for nothing.
+"""
 
 from __future__ import annotations
 
@@ -21,23 +27,31 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def add_advisory_check(app: Any, name: str, check: ReadinessCheck) -> None:
+    app.state.advisory_checks[name] = check
+
+
 @router.get("/health/ready")
 async def ready(request: Request) -> JSONResponse:
-    checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness_checks", {})
+    required: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness_checks", {})
+    advisory: dict[str, ReadinessCheck] = getattr(request.app.state, "advisory_checks", {})
     results: dict[str, Any] = {}
-    healthy = True
+    failed: set[str] = set()
 
     async def run(name: str, check: ReadinessCheck) -> None:
-        nonlocal healthy
         try:
             await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
             results[name] = "ok"
-        except Exception as exc:  # any failure means not ready; say which and why
-            healthy = False
+        except Exception as exc:  # any failure is reported: which and why
+            failed.add(name)
             results[name] = f"failing: {type(exc).__name__}"
 
+    checks = {**advisory, **required}
     await asyncio.gather(*(run(name, check) for name, check in checks.items()))
-    return JSONResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": results},
-        status_code=200 if healthy else 503,
-    )
+    if failed & required.keys():
+        status, code = "unavailable", 503
+    elif failed:
+        status, code = "degraded", 200
+    else:
+        status, code = "ok", 200
+    return JSONResponse({"status": status, "checks": results}, status_code=code)

@@ -2,7 +2,9 @@
 
 from fastapi import FastAPI
 from tansiq_common.app import create_service_app
-from tansiq_common.auth import install_auth
+from tansiq_common.auth import directory_consumer, install_auth
+from tansiq_common.events.consumer import consumer_component
+from tansiq_common.events.relay import relay_component
 
 from tansiq_agreements import SERVICE
 from tansiq_agreements.settings import AgreementsSettings, get_settings
@@ -13,6 +15,7 @@ def create_app(settings: AgreementsSettings | None = None) -> FastAPI:
     app = create_service_app(
         service=SERVICE,
         settings=settings,
+        components=[relay_component(SERVICE), consumer_component(directory_consumer())],
         description="formal instruments between organizations and their clearance",
     )
     install_auth(app, settings)

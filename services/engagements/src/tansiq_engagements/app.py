@@ -2,7 +2,9 @@
 
 from fastapi import FastAPI
 from tansiq_common.app import create_service_app
-from tansiq_common.auth import install_auth
+from tansiq_common.auth import directory_consumer, install_auth
+from tansiq_common.events.consumer import consumer_component
+from tansiq_common.events.relay import relay_component
 
 from tansiq_engagements import SERVICE
 from tansiq_engagements.settings import EngagementsSettings, get_settings
@@ -13,6 +15,7 @@ def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
     app = create_service_app(
         service=SERVICE,
         settings=settings,
+        components=[relay_component(SERVICE), consumer_component(directory_consumer())],
         description="meetings, visits, trainings and dialogues with partners",
     )
     install_auth(app, settings)

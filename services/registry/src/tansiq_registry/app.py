@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 from tansiq_common.app import create_service_app
 from tansiq_common.auth import install_auth
+from tansiq_common.events.relay import relay_component
 
 from tansiq_registry import SERVICE
 from tansiq_registry.organizations.api import router as organizations_router
@@ -15,6 +16,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     app = create_service_app(
         service=SERVICE,
         settings=settings,
+        components=[relay_component(SERVICE)],
         routers=[organizations_router],
         description="the organizations every other service points at",
     )

@@ -2,7 +2,9 @@
 
 from fastapi import FastAPI
 from tansiq_common.app import create_service_app
-from tansiq_common.auth import install_auth
+from tansiq_common.auth import directory_consumer, install_auth
+from tansiq_common.events.consumer import consumer_component
+from tansiq_common.events.relay import relay_component
 
 from tansiq_reporting import SERVICE
 from tansiq_reporting.settings import ReportingSettings, get_settings
@@ -13,6 +15,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     app = create_service_app(
         service=SERVICE,
         settings=settings,
+        components=[relay_component(SERVICE), consumer_component(directory_consumer())],
         description="coordination-consistency findings, scorecards and indicators",
     )
     install_auth(app, settings)

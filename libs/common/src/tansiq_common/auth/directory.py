@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tansiq_common.auth.scope import OrgScope
 from tansiq_common.db import new_metadata
+from tansiq_common.events.consumer import ConsumerSpec
 
 ORGANIZATION_TOPIC = "registry.organization.v1"
 COORDINATING_BODY = "coordinating_body"
@@ -152,3 +153,16 @@ class ReplicaDirectory:
 
     def forget(self) -> None:
         self._cache.clear()
+
+
+def directory_consumer() -> ConsumerSpec:
+    """The consumer that keeps a service's organization directory in step with the registry.
+
+    Every service but the registry runs it (`tansiq replay organizations --service <name>`).
+    """
+    return ConsumerSpec(
+        name="organizations",
+        topics=[ORGANIZATION_TOPIC],
+        handlers={"*": apply_organization_event},
+        tables=[organization_directory.name],
+    )

@@ -1,0 +1,393 @@
+"""The consumer runner: a consumer-group loop that applies each event's effect exactly once.
+
+For each message, in partition order:
+1. decode the CloudEvent (undecodable or invalid: straight to ``<topic>.dlq``);
+2. in one transaction, record the event id in ``processed_events`` and run the handler; an id
+   already recorded means a redelivery, and nothing is run;
+3. only after that transaction committed is the offset committed (auto commit is off).
+A crash between 2 and 3 redelivers the message, which step 2 makes a no-op.
+
+Errors: an outage (database or broker unreachable) is retried with backoff for as long as it lasts,
+since the event is fine and dead-lettering it would lose it; any other handler error is retried
+``max_attempts`` times, then the message goes to the DLQ with headers naming the error and its
+origin, and the consumer moves on. It never stalls on a poison message.
+
+Group id: ``f"{TOPIC_PREFIX}{service}.{spec.name}"``; ``processed_events.consumer``: ``spec.name``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pydantic
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from fastapi import FastAPI
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tansiq_common.app import Component
+from tansiq_common.events import metrics
+from tansiq_common.events.envelope import Envelope, InvalidEvent, KafkaRecord
+from tansiq_common.events.kafka import Backoff, add_kafka_check, idempotent_producer, sleep_unless
+from tansiq_common.events.topics import dlq_name
+from tansiq_common.schema import processed_events
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+Outcome = Literal["applied", "duplicate", "ignored", "dead-lettered"]
+
+# Errors that say the event itself is wrong: retrying cannot help.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (InvalidEvent, pydantic.ValidationError)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str  # e.g. "agreements.organizations"
+    topics: Sequence[str]  # logical names; TOPIC_PREFIX is added from the settings
+    handlers: Mapping[str, Handler]  # by ce_type; "*" handles any type
+    tables: Sequence[str] = ()  # the read-model tables `tansiq replay` truncates
+
+
+class ConsumerSettings(BaseSettings):
+    """Tuning, from CONSUMER_* variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CONSUMER_", extra="ignore")
+
+    max_attempts: int = 5
+    initial_backoff_s: float = 0.2
+    max_backoff_s: float = 10.0
+    max_records: int = 500
+    fetch_timeout_ms: int = 1000
+    fetch_max_wait_ms: int = 100  # how long the broker holds an empty fetch: bounds latency
+    session_timeout_ms: int = 30_000
+
+
+# Every spec a process built a component for, so `tansiq replay <name>` can find it.
+CONSUMERS: dict[str, ConsumerSpec] = {}
+
+
+def group_id(topic_prefix: str, service: str, spec: ConsumerSpec) -> str:
+    return f"{topic_prefix}{service}.{spec.name}"
+
+
+class _Stopping(Exception):
+    """Shutdown requested while an outage was being waited out; the offset stays uncommitted."""
+
+
+@dataclass
+class ConsumerRunner:
+    spec: ConsumerSpec
+    service: str
+    sessionmaker: async_sessionmaker[AsyncSession]
+    bootstrap: str
+    topic_prefix: str = ""
+    settings: ConsumerSettings = field(default_factory=ConsumerSettings)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _dlq: AIOKafkaProducer | None = None
+
+    @property
+    def topics(self) -> list[str]:
+        return [f"{self.topic_prefix}{topic}" for topic in self.spec.topics]
+
+    @property
+    def group_id(self) -> str:
+        return group_id(self.topic_prefix, self.service, self.spec)
+
+    # -- one message ------------------------------------------------------------------------
+
+    async def process(self, record: KafkaRecord) -> Outcome:
+        """Apply one message exactly once, or dead-letter it; raise only when stopping."""
+        try:
+            envelope = Envelope.from_record(record)
+        except InvalidEvent as exc:
+            await self._dead_letter(record, exc, "invalid", attempts=0)
+            return "dead-lettered"
+        handler = self.spec.handlers.get(envelope.type) or self.spec.handlers.get("*")
+        if handler is None:
+            return "ignored"
+        backoff = Backoff(self.settings.initial_backoff_s, self.settings.max_backoff_s)
+        attempts = 0
+        while True:
+            try:
+                applied = await self._apply(envelope, handler)
+            except PERMANENT_ERRORS as exc:
+                await self._dead_letter(record, exc, "invalid", attempts=attempts + 1)
+                return "dead-lettered"
+            except Exception as exc:
+                if is_outage(exc):
+                    log.warning("consumer %s waits out an outage: %r", self.spec.name, exc)
+                else:
+                    attempts += 1
+                    metrics.CONSUMER_RETRIES.labels(self.service, self.spec.name).inc()
+                    log.warning(
+                        "consumer %s failed on %s (attempt %d): %r",
+                        self.spec.name,
+                        envelope.id,
+                        attempts,
+                        exc,
+                    )
+                    if attempts >= self.settings.max_attempts:
+                        await self._dead_letter(record, exc, "failed", attempts=attempts)
+                        return "dead-lettered"
+                if await sleep_unless(self.stop, backoff.next()):
+                    raise _Stopping from exc
+                continue
+            labels = (self.service, self.spec.name, record.topic)
+            if applied:
+                metrics.CONSUMER_APPLIED.labels(*labels).inc()
+                return "applied"
+            metrics.CONSUMER_DUPLICATES.labels(*labels).inc()
+            return "duplicate"
+
+    async def _apply(self, envelope: Envelope, handler: Handler) -> bool:
+        async with self.sessionmaker() as session, session.begin():
+            first_time = await session.execute(
+                pg_insert(processed_events)
+                .values(
+                    consumer=self.spec.name,
+                    event_id=envelope.id,
+                    topic=envelope.topic,
+                    partition=envelope.partition,
+                    offset=envelope.offset,
+                )
+                .on_conflict_do_nothing()
+                .returning(processed_events.c.event_id)
+            )
+            if first_time.first() is None:
+                return False
+            await handler(session, envelope)
+        return True
+
+    async def _dead_letter(
+        self, record: KafkaRecord, error: BaseException, reason: str, *, attempts: int
+    ) -> None:
+        headers = [(k, v) for k, v in record.headers or () if not k.startswith("dlq_")]
+        headers += [
+            (name, value.encode())
+            for name, value in {
+                "dlq_reason": reason,
+                "dlq_error_type": type(error).__name__,
+                "dlq_error": str(error)[:2000],
+                "dlq_source_topic": record.topic,
+                "dlq_source_partition": str(record.partition),
+                "dlq_source_offset": str(record.offset),
+                "dlq_consumer": self.spec.name,
+                "dlq_attempts": str(attempts),
+            }.items()
+        ]
+        backoff = Backoff(self.settings.initial_backoff_s, self.settings.max_backoff_s)
+        while True:  # the DLQ write must succeed before the offset moves past the message
+            try:
+                if self._dlq is None:
+                    self._dlq = idempotent_producer(self.bootstrap, f"tansiq-dlq-{self.service}")
+                    await self._dlq.start()
+                await self._dlq.send_and_wait(
+                    dlq_name(record.topic), value=record.value, key=record.key, headers=headers
+                )
+                break
+            except (KafkaError, TimeoutError) as exc:
+                log.warning("cannot write to %s: %r", dlq_name(record.topic), exc)
+                await self._close_dlq()
+                if await sleep_unless(self.stop, backoff.next()):
+                    raise _Stopping from exc
+        metrics.CONSUMER_DLQ.labels(self.service, self.spec.name, record.topic, reason).inc()
+        log.error(
+            "dead-lettered %s[%d]@%d: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            error,
+            extra={"consumer": self.spec.name, "reason": reason},
+        )
+
+    async def _close_dlq(self) -> None:
+        producer, self._dlq = self._dlq, None
+        if producer is not None:
+            with suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 10)
+
+    # -- the group loop -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Consume until ``self.stop`` is set; reconnect with backoff when Kafka fails."""
+        backoff = Backoff(self.settings.initial_backoff_s, self.settings.max_backoff_s)
+        try:
+            while not self.stop.is_set():
+                try:
+                    await self._consume()
+                    backoff.reset()
+                except _Stopping:
+                    break
+                except KafkaError as exc:
+                    log.warning("consumer %s reconnects: %r", self.spec.name, exc)
+                    await sleep_unless(self.stop, backoff.next())
+        finally:
+            await self._close_dlq()
+
+    async def _consume(self) -> None:
+        lock = asyncio.Lock()
+        pending: dict[TopicPartition, int] = {}
+        positions: dict[TopicPartition, int] = {}
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            client_id=f"tansiq-{self.service}-{self.spec.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            session_timeout_ms=self.settings.session_timeout_ms,
+            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+        )
+        consumer.subscribe(self.topics, listener=_CommitOnRevoke(consumer, lock, pending))
+        await consumer.start()
+        try:
+            while not self.stop.is_set():
+                batch = await consumer.getmany(
+                    timeout_ms=self.settings.fetch_timeout_ms,
+                    max_records=self.settings.max_records,
+                )
+                async with lock:  # a rebalance waits for the in-flight batch
+                    assigned = consumer.assignment()
+                    for tp, records in batch.items():
+                        if tp not in assigned:
+                            continue  # revoked meanwhile; its new owner reads it
+                        for record in records:
+                            await self.process(record)
+                            pending[tp] = positions[tp] = record.offset + 1
+                await _commit(consumer, pending, lock)
+                self._report_lag(consumer, positions)
+        finally:
+            with suppress(_Stopping):
+                await _commit(consumer, pending, lock)
+            with suppress(Exception):
+                await asyncio.wait_for(consumer.stop(), 15)
+
+    def _report_lag(self, consumer: AIOKafkaConsumer, positions: dict[TopicPartition, int]) -> None:
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)  # known once a fetch for tp returned
+            if highwater is None or tp not in positions:
+                continue
+            metrics.CONSUMER_LAG.labels(
+                self.service, self.spec.name, tp.topic, str(tp.partition)
+            ).set(max(0, highwater - positions[tp]))
+
+
+async def _commit(
+    consumer: AIOKafkaConsumer, pending: dict[TopicPartition, int], lock: asyncio.Lock
+) -> None:
+    async with lock:
+        offsets = dict(pending)
+        pending.clear()
+    if not offsets:
+        return
+    try:
+        await consumer.commit(offsets)
+    except (CommitFailedError, IllegalStateError) as exc:
+        # The partitions moved to another member; it re-reads from the last commit and the
+        # processed-events table turns those redeliveries into no-ops.
+        log.info("offset commit skipped after a rebalance: %r", exc)
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(
+        self, consumer: AIOKafkaConsumer, lock: asyncio.Lock, pending: dict[TopicPartition, int]
+    ) -> None:
+        self.consumer, self.lock, self.pending = consumer, lock, pending
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self.lock:  # finish the in-flight batch first
+            offsets = {tp: self.pending.pop(tp) for tp in list(self.pending) if tp in revoked}
+        if offsets:
+            with suppress(CommitFailedError, IllegalStateError):
+                await self.consumer.commit(offsets)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        pass
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when the database or the network is down rather than the event being bad."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError | TimeoutError | sa_exc.InterfaceError):
+            return True
+        if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        if type(seen).__name__ in {"CannotConnectNowError", "TooManyConnectionsError"}:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+async def apply_if_newer(
+    session: AsyncSession,
+    table: sa.Table,
+    key: Mapping[str, Any],
+    version: int,
+    values: Mapping[str, Any],
+) -> bool:
+    """Upsert a state-transfer event's state unless the stored version is as new or newer.
+
+    ``table`` needs a ``version`` column and a unique constraint on the ``key`` columns.
+    Returns True when the row was inserted or updated.
+    """
+    row = {**values, **key, "version": version}
+    stmt = pg_insert(table).values(row)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c[name] for name in key],
+        set_={name: stmt.excluded[name] for name in row if name not in key},
+        where=table.c.version < stmt.excluded.version,
+    )
+    result = await session.execute(stmt.returning(sa.literal(1)))
+    return result.first() is not None
+
+
+@asynccontextmanager
+async def running_consumer(runner: ConsumerRunner) -> AsyncIterator[ConsumerRunner]:
+    """The runner as a background task; on exit it finishes the batch and commits."""
+    task = asyncio.create_task(runner.run(), name=f"consumer-{runner.spec.name}")
+    try:
+        yield runner
+    finally:
+        runner.stop.set()
+        try:
+            await asyncio.wait_for(task, 30)
+        except TimeoutError:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+
+def consumer_component(spec: ConsumerSpec) -> Component:
+    """For ``create_service_app(components=[...])``; honours ``settings.run_consumers``."""
+    CONSUMERS[spec.name] = spec
+
+    @asynccontextmanager
+    async def component(app: FastAPI) -> AsyncIterator[None]:
+        settings = app.state.settings
+        bootstrap = settings.kafka_bootstrap_servers
+        add_kafka_check(app, bootstrap)
+        if not settings.run_consumers:
+            yield
+            return
+        runner = ConsumerRunner(
+            spec=spec,
+            service=app.state.service,
+            sessionmaker=app.state.db.sessionmaker,
+            bootstrap=bootstrap,
+            topic_prefix=settings.topic_prefix,
+        )
+        async with running_consumer(runner):
+            yield
+
+    return component
