@@ -7,6 +7,7 @@ import importlib
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from tansiq_common import migrations
 from tansiq_common.testing import databases
@@ -67,11 +68,17 @@ async def test_service_answers_health_in_process(service, service_database):
 
 
 @pytest.mark.e2e
-async def test_all_four_services_run_as_real_processes(service_database, tmp_path, topic_prefix):
-    env = {"TOPIC_PREFIX": topic_prefix}
+async def test_four_processes_carry_a_registry_write_to_the_other_services(
+    service_database, tmp_path, topic_prefix, kafka_topics, test_jwks_file, auth_headers
+):
+    """Real uvicorn processes, real Kafka: an organization created in the registry goes through
+    its outbox and relay to Kafka, and each other service's consumer applies it to its
+    organization directory."""
+    env = {"TOPIC_PREFIX": topic_prefix, "AUTH_JWKS_FILE": str(test_jwks_file)}
+    urls = {}
     for service in SERVICES:
-        url = await service_database(service, Path(_package(service).MIGRATIONS_DIR))
-        env[f"{service.upper()}_DATABASE_URL"] = url
+        urls[service] = await service_database(service, Path(_package(service).MIGRATIONS_DIR))
+        env[f"{service.upper()}_DATABASE_URL"] = urls[service]
     started = []
     try:
         started = list(
@@ -79,8 +86,21 @@ async def test_all_four_services_run_as_real_processes(service_database, tmp_pat
                 *(asyncio.to_thread(start_service, s, env, tmp_path) for s in SERVICES)
             )
         )
-        for process in started:
-            assert process.process.poll() is None
+        registry = started[0]
+        async with httpx.AsyncClient(base_url=registry.base_url) as client:
+            created = await client.post(
+                "/v1/organizations",
+                json={
+                    "kind": "ministry",
+                    "names": {"en": "Ministry of Foreign Affairs"},
+                    "country": "QA",
+                },
+                headers=auth_headers("cell", ["registry_admin"]),
+            )
+        assert created.status_code == 201, created.text
+        org_id = created.json()["id"]
+        for service in SERVICES[1:]:
+            assert await _directory_has(urls[service], org_id), f"{service} never saw {org_id}"
         for process in started:
             # uvicorn re-raises the SIGTERM once it has shut down cleanly
             assert process.stop() in (0, -15), process.log()
@@ -88,3 +108,16 @@ async def test_all_four_services_run_as_real_processes(service_database, tmp_pat
     finally:
         for process in started:
             process.stop()
+
+
+async def _directory_has(url: str, org_id: str, within_s: float = 30) -> bool:
+    conn = await asyncpg.connect(databases._plain(url))
+    try:
+        deadline = asyncio.get_running_loop().time() + within_s
+        while asyncio.get_running_loop().time() < deadline:
+            if await conn.fetchval("select 1 from organization_directory where id = $1", org_id):
+                return True
+            await asyncio.sleep(0.2)
+        return False
+    finally:
+        await conn.close()

@@ -36,7 +36,8 @@ def test_production_refuses_development_secrets(tmp_path):
     assert "development default" in message
 
 
-def test_production_accepts_real_secrets():
+def test_production_accepts_real_secrets(monkeypatch):
+    monkeypatch.delenv("AUTH_JWKS_FILE", raising=False)  # `make` exports the development key
     settings = ExampleSettings(
         environment="production",
         database_url="postgresql+asyncpg://app:s3cr3t-from-vault@db/x",

@@ -14,10 +14,17 @@ _SUMMARIES = {
     model.OrganizationRestored: "An archived organization was restored.",
 }
 
+
+def _type_of(event: type[model.OrganizationEvent]) -> str:
+    declared = event.__dataclass_fields__["event_type"].default
+    assert isinstance(declared, str)
+    return declared
+
+
 EVENTS = [
     EventDoc(
         topic=model.TOPIC,
-        type=event.__dataclass_fields__["event_type"].default,
+        type=_type_of(event),
         model=OrganizationOut,
         summary=summary,
     )

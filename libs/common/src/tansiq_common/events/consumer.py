@@ -269,8 +269,10 @@ class ConsumerRunner:
         finally:
             with suppress(_Stopping):
                 await _commit(consumer, pending, lock)
+            # Bounded: leaving the group can hang (e.g. on a topic that does not exist) and
+            # shutdown must fit in the pod's grace period; the offsets are committed already.
             with suppress(Exception):
-                await asyncio.wait_for(consumer.stop(), 15)
+                await asyncio.wait_for(consumer.stop(), 5)
 
     def _report_lag(self, consumer: AIOKafkaConsumer, positions: dict[TopicPartition, int]) -> None:
         for tp in consumer.assignment():
@@ -361,7 +363,7 @@ async def running_consumer(runner: ConsumerRunner) -> AsyncIterator[ConsumerRunn
     finally:
         runner.stop.set()
         try:
-            await asyncio.wait_for(task, 30)
+            await asyncio.wait_for(task, 10)
         except TimeoutError:
             task.cancel()
             with suppress(asyncio.CancelledError):

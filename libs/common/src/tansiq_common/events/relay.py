@@ -104,8 +104,8 @@ class Relay:
                     if locked:
                         log.info("relay active", extra={"service": self.service})
                         metrics.RELAY_ACTIVE.labels(self.service).set(1)
-                        backoff.reset()
                         await self._lead(conn, stop)
+                        backoff.reset()
                     elif await sleep_unless(stop, self.settings.standby_interval_s):
                         break
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
