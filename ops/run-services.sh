@@ -25,7 +25,7 @@ start_all() {
 wait_ready() {
   local deadline=$((SECONDS + ${READY_TIMEOUT:-60}))
   for s in "${services[@]}"; do
-    until curl -fsS -o /dev/null "http://127.0.0.1:${ports[$s]}/health/ready"; do
+    until curl -fs -o /dev/null "http://127.0.0.1:${ports[$s]}/health/ready"; do
       if ! kill -0 "$(cat "$run/$s.pid")" 2>/dev/null; then
         echo "$s exited; last lines of .local/logs/$s.log:" >&2
         tail -n 20 "$logs/$s.log" >&2
@@ -58,7 +58,11 @@ stop_all() {
 
 case "${1:-}" in
   foreground)
-    trap 'echo; echo "stopping..."; stop_all; bash "$root/ops/local/stack.sh" down; exit 0' INT TERM
+    # Ctrl-C reaches the whole process group: the services stop on their own signal, and this
+    # trap makes sure of them and stops the stack. SIGPIPE ignored: a pager or tee in front may
+    # already be gone, and the clean-up must still run.
+    trap '' PIPE
+    trap 'echo "stopping..." || true; stop_all || true; bash "$root/ops/local/stack.sh" down || true; exit 0' INT TERM
     start_all
     wait_ready
     echo "Tansiq is up. Ctrl-C stops everything."
