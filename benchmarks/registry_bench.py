@@ -4,11 +4,17 @@
     eval "$(bash ops/local/stack.sh env)"
     .venv/bin/python benchmarks/registry_bench.py [--orgs 100000] [--concurrency 32]
         [--requests 4000] [--max-seconds 30]
+    .venv/bin/python benchmarks/registry_bench.py --explain [--orgs 100000]
 
 Loads the organizations with COPY into a scratch database (created and dropped here), runs the
 registry under uvicorn on loopback (one worker, relay off), and drives it with httpx from
 `--concurrency` concurrent clients; each scenario stops at `--requests` requests or
 `--max-seconds`, whichever comes first. Prints throughput and p50/p99 latency.
+
+`--explain` loads the same data and, instead of the load test, prints EXPLAIN (ANALYZE, BUFFERS)
+key lines for the exact statement the list endpoint issues for `q` (default limit 50, its ORDER BY
+and keyset condition), per query shape: the custom plan the service runs (it forces custom plans
+for searches) and, for contrast, the generic plan a reused prepared statement could fall back to.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import statistics
 import tempfile
 import time
@@ -27,10 +34,13 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import make_url
 from tansiq_common.auth.devkeys import SigningKey, jwks_document, token_claims
+from tansiq_common.pagination import DEFAULT_LIMIT, encode_cursor
 from tansiq_common.testing import databases, processes
 from tansiq_registry import MIGRATIONS_DIR
+from tansiq_registry.organizations import queries
 from tansiq_registry.organizations.normalize import search_text
 
 AR_WORDS = [
@@ -96,6 +106,69 @@ async def load(url: str, count: int) -> list[str]:
     return ids
 
 
+# Plan lines worth reading: the nodes, their conditions, what they threw away, and the timings.
+_KEY_LINE = re.compile(
+    r"(Limit|Sort|Scan|Index Cond|Recheck Cond|Filter|Rows Removed|Heap Blocks|Buffers"
+    r"|Planning|Execution Time)"
+)
+_COST = re.compile(r"\(cost=[^)]*\) ")
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, int):
+        return str(value)
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _print_plan(title: str, rows: list[asyncpg.Record]) -> None:
+    print(f"  {title}")
+    for row in rows:
+        line = row[0]
+        if _KEY_LINE.search(line):
+            print("    " + _COST.sub("", line).rstrip())
+
+
+async def explain(url: str) -> None:
+    conn = await asyncpg.connect(_plain(url))
+    try:
+        acronym = await conn.fetchval(
+            "SELECT acronym FROM organizations WHERE source_key = 'bench:4242'"
+        )
+        common = await conn.fetchrow(
+            "SELECT created_at, id FROM organizations WHERE search_text LIKE '%وزاره%' "
+            "ORDER BY created_at, id OFFSET 49 LIMIT 1"
+        )
+        page_two = encode_cursor([common["created_at"], str(common["id"])])
+        shapes: list[tuple[str, str, str | None]] = [
+            ("one Arabic word (common)", "وزارة", None),
+            ("two Arabic words", "التعاون الدولي", None),
+            ("English acronym (one org)", acronym, None),
+            ("rare term (one org)", "98765", None),
+            ("no match", "zqxj", None),
+            ("common English term", "ministry", None),
+            ("common term, page 2 (cursor)", "وزارة", page_two),
+        ]
+        for label, q, cursor in shapes:
+            f = queries.OrganizationFilter(q=q)
+            stmt = queries.list_statement(f, limit=DEFAULT_LIMIT, cursor=cursor)
+            compiled = stmt.compile(dialect=PGDialect_asyncpg())  # type: ignore[no-untyped-call]
+            params = [compiled.params[name] for name in compiled.positiontup or []]
+            print(f"\n=== {label}: q={q!r}" + (" with cursor" if cursor else ""))
+            await conn.execute("SET plan_cache_mode = force_custom_plan")
+            plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {compiled.string}", *params)
+            _print_plan("custom plan (what the service runs):", plan)
+            await conn.execute("SET plan_cache_mode = force_generic_plan")
+            await conn.execute(f"PREPARE bench_q AS {compiled.string}")
+            args = ", ".join(_literal(p) for p in params)
+            plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_q({args})")
+            _print_plan("generic plan (a reused prepared statement, without the fix):", plan)
+            await conn.execute("DEALLOCATE bench_q")
+            await conn.execute("RESET plan_cache_mode")
+    finally:
+        await conn.close()
+
+
 async def drive(base: str, token: str, paths: list[str], concurrency: int, requests: int,
                 max_seconds: float) -> tuple[list[float], int, float]:  # fmt: skip
     latencies: list[float] = []
@@ -141,6 +214,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--max-seconds", type=float, default=30)
+    parser.add_argument("--explain", action="store_true", help="print search plans, no load test")
     args = parser.parse_args()
     admin_url = os.environ["TANSIQ_PG_ADMIN_URL"]
     name = f"bench_registry_{uuid.uuid4().hex[:6]}"
@@ -150,6 +224,9 @@ async def main() -> None:
         started = time.perf_counter()
         ids = await load(url, args.orgs)
         print(f"loaded {len(ids):,} organizations in {time.perf_counter() - started:.1f} s")
+        if args.explain:
+            await explain(url)
+            return
         key = SigningKey.generate("RS256")
         folder = Path(tempfile.mkdtemp())
         (folder / "jwks.json").write_text(json.dumps(jwks_document([key])))

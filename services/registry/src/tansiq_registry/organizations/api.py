@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from tansiq_common.auth import OrgScope, Principal, Role, authorize, get_scope, may_write_for
 from tansiq_common.etag import etag_for
 from tansiq_common.pagination import DEFAULT_LIMIT, Cursor, Limit
-from tansiq_common.problems import BadRequest, Forbidden, problem_responses
+from tansiq_common.problems import BadRequest, Forbidden, Problem, problem_responses
 from tansiq_common.uow import UnitOfWork
 
 from tansiq_registry.organizations import contacts as contact_service
@@ -42,6 +42,23 @@ ADMIN = authorize(Role.registry_admin)
 WRITE_CONTACTS = authorize(Role.registry_admin, Role.editor)
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+class UnsupportedMediaType(Problem):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+MERGE_PATCH_TYPES = ("application/merge-patch+json", "application/json")
+
+
+def merge_patch_content(request: Request) -> None:
+    """PATCH bodies are JSON merge patches; any other media type is refused, not guessed at."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in MERGE_PATCH_TYPES:
+        raise UnsupportedMediaType(
+            "Send the changes as application/merge-patch+json (or application/json).",
+            headers={"Accept-Patch": ", ".join(MERGE_PATCH_TYPES)},
+        )
 
 
 def settings_of(request: Request) -> RegistrySettings:
@@ -148,7 +165,7 @@ async def get_organization(
 @router.patch(
     "/{org_id}",
     response_model=OrganizationOut,
-    responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(400, 401, 403, 404, 409, 412, 415, 422, 428),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -165,6 +182,8 @@ async def update_organization(
     request: Request,
     if_match: IfMatch = None,
     principal: Principal = Depends(ADMIN),
+    # After the caller is known: an anonymous caller hears 401, not 415.
+    _: None = Depends(merge_patch_content),
 ) -> JSONResponse:
     changes = body.model_dump(mode="json", exclude_unset=True)
     org = await service_for(request, principal).update(org_id, changes, if_match)
@@ -228,6 +247,14 @@ async def list_contacts(
     return await contact_service.list_contacts(uow_for(request, principal), org_id)
 
 
+def _contact_response(
+    contact: dict[str, Any], status_code: int = 200, **headers: str
+) -> JSONResponse:
+    return JSONResponse(
+        contact, status_code, headers={"ETag": etag_for(contact["version"]), **headers}
+    )
+
+
 @router.post(
     "/{org_id}/contacts",
     status_code=201,
@@ -240,28 +267,46 @@ async def add_contact(
     request: Request,
     principal: Principal = Depends(WRITE_CONTACTS),
     scope: OrgScope = Depends(get_scope),
-) -> dict[str, Any]:
+) -> JSONResponse:
     _may_manage_contacts(principal, scope, org_id)
-    return await contact_service.add_contact(uow_for(request, principal), org_id, body.model_dump())
+    contact = await contact_service.add_contact(
+        uow_for(request, principal), org_id, body.model_dump()
+    )
+    location = f"/v1/organizations/{contact['org_id']}/contacts/{contact['id']}"
+    return _contact_response(contact, 201, Location=location)
+
+
+@router.get(
+    "/{org_id}/contacts/{contact_id}",
+    response_model=ContactOut,
+    responses=problem_responses(401, 403, 404),
+)
+async def get_contact(
+    org_id: str, contact_id: str, request: Request, principal: Principal = Depends(READ_CONTACTS)
+) -> JSONResponse:
+    contact = await contact_service.get_contact(uow_for(request, principal), org_id, contact_id)
+    return _contact_response(contact)
 
 
 @router.put(
     "/{org_id}/contacts/{contact_id}",
     response_model=ContactOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 412, 422, 428),
 )
 async def replace_contact(
     org_id: str,
     contact_id: str,
     body: ContactIn,
     request: Request,
+    if_match: IfMatch = None,
     principal: Principal = Depends(WRITE_CONTACTS),
     scope: OrgScope = Depends(get_scope),
-) -> dict[str, Any]:
+) -> JSONResponse:
     _may_manage_contacts(principal, scope, org_id)
-    return await contact_service.replace_contact(
-        uow_for(request, principal), org_id, contact_id, body.model_dump()
+    contact = await contact_service.replace_contact(
+        uow_for(request, principal), org_id, contact_id, body.model_dump(), if_match
     )
+    return _contact_response(contact)
 
 
 @router.delete(

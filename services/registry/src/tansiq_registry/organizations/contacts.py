@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
+from tansiq_common.etag import require_if_match
 from tansiq_common.problems import NotFound
 from tansiq_common.uow import UnitOfWork
 
@@ -82,14 +83,43 @@ async def add_contact(uow: UnitOfWork, org_id: str, data: Mapping[str, Any]) -> 
         return created
 
 
-async def replace_contact(
-    uow: UnitOfWork, org_id: str, contact_id: str, data: Mapping[str, Any]
-) -> dict[str, Any]:
+async def get_contact(uow: UnitOfWork, org_id: str, contact_id: str) -> dict[str, Any]:
     async with uow:
         org = await load(OrganizationRepository(uow.session), org_id)
         row = await uow.session.execute(
-            sa.update(contacts)
+            sa.select(contacts).where(
+                contacts.c.id == _contact_id(contact_id), contacts.c.org_id == org.id
+            )
+        )
+        found = row.first()
+        if found is None:
+            raise NotFound("No such contact.", slug="contact-not-found")
+        return _out(found)
+
+
+async def replace_contact(
+    uow: UnitOfWork,
+    org_id: str,
+    contact_id: str,
+    data: Mapping[str, Any],
+    if_match: str | None,
+) -> dict[str, Any]:
+    """Replace a focal point's details; the caller must name the version it read (If-Match)."""
+    async with uow:
+        org = await load(OrganizationRepository(uow.session), org_id)
+        # Locked so two editors with the same ETag cannot both pass the check below.
+        current = await uow.session.execute(
+            sa.select(contacts.c.id, contacts.c.version)
             .where(contacts.c.id == _contact_id(contact_id), contacts.c.org_id == org.id)
+            .with_for_update()
+        )
+        found = current.first()
+        if found is None:
+            raise NotFound("No such contact.", slug="contact-not-found")
+        require_if_match(if_match, found.version)
+        row = await uow.session.execute(
+            sa.update(contacts)
+            .where(contacts.c.id == found.id)
             .values(
                 updated_at=utcnow(),
                 version=contacts.c.version + 1,
@@ -97,9 +127,7 @@ async def replace_contact(
             )
             .returning(contacts)
         )
-        updated = row.first()
-        if updated is None:
-            raise NotFound("No such contact.", slug="contact-not-found")
+        updated = row.one()
         uow.audit(f"{ENTITY}.updated", ENTITY, str(updated.id), sorted(data))
         return _out(updated)
 

@@ -67,10 +67,18 @@ def _conditions(f: OrganizationFilter) -> list[sa.ColumnElement[bool]]:
     return where
 
 
-async def list_organizations(
-    session: AsyncSession, f: OrganizationFilter, *, limit: int, cursor: str | None
-) -> tuple[list[Organization], str | None]:
-    """Keyset pages in (created_at, id) order: stable while rows are added."""
+# Search statements are prepared once per connection (asyncpg) and PostgreSQL may switch a
+# prepared statement to a generic plan after five runs. A generic plan cannot see the LIKE pattern,
+# so it costs every term at a fixed 0.5 % and picks one plan for all of them: the (created_at, id)
+# index scan that filters the whole table for a rare term, or (two or more terms) trigram bitmaps
+# that sort thousands of rows for common ones. `benchmarks/registry_bench.py --explain` shows both.
+# A plan per pattern costs about a millisecond of planning and is right for rare and common terms.
+CUSTOM_PLANS = sa.text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+def list_statement(f: OrganizationFilter, *, limit: int, cursor: str | None) -> sa.Select[Any]:
+    """The page query: keyset in (created_at, id) order, one row more than the page to see if
+    another page follows. Kept separate so the benchmark can EXPLAIN exactly this statement."""
     t = organizations
     stmt = sa.select(t).where(*_conditions(f))
     if cursor:
@@ -81,7 +89,18 @@ async def list_organizations(
                 sa.literal(after_time, t.c.created_at.type), sa.literal(after_id, t.c.id.type)
             )
         )
-    rows = list(await session.execute(stmt.order_by(t.c.created_at, t.c.id).limit(limit + 1)))
+    return stmt.order_by(t.c.created_at, t.c.id).limit(limit + 1)
+
+
+async def list_organizations(
+    session: AsyncSession, f: OrganizationFilter, *, limit: int, cursor: str | None
+) -> tuple[list[Organization], str | None]:
+    """Keyset pages in (created_at, id) order: stable while rows are added."""
+    stmt = list_statement(f, limit=limit, cursor=cursor)
+    if f.q:
+        # Local to this read's transaction: the pooled connection keeps its default.
+        await session.execute(CUSTOM_PLANS)
+    rows = list(await session.execute(stmt))
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
