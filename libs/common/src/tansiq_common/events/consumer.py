@@ -37,7 +37,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tansiq_common.app import Component
 from tansiq_common.events import metrics
 from tansiq_common.events.envelope import Envelope, InvalidEvent, KafkaRecord
-from tansiq_common.events.kafka import Backoff, add_kafka_check, idempotent_producer, sleep_unless
+from tansiq_common.events.kafka import (
+    Backoff,
+    Stopped,
+    add_kafka_check,
+    idempotent_producer,
+    running_in_background,
+    sleep_unless,
+    unless_stopped,
+)
 from tansiq_common.events.topics import dlq_name
 from tansiq_common.schema import processed_events
 
@@ -78,10 +86,6 @@ CONSUMERS: dict[str, ConsumerSpec] = {}
 
 def group_id(topic_prefix: str, service: str, spec: ConsumerSpec) -> str:
     return f"{topic_prefix}{service}.{spec.name}"
-
-
-class _Stopping(Exception):
-    """Shutdown requested while an outage was being waited out; the offset stays uncommitted."""
 
 
 @dataclass
@@ -140,7 +144,7 @@ class ConsumerRunner:
                         await self._dead_letter(record, exc, "failed", attempts=attempts)
                         return "dead-lettered"
                 if await sleep_unless(self.stop, backoff.next()):
-                    raise _Stopping from exc
+                    raise Stopped from exc
                 continue
             labels = (self.service, self.spec.name, record.topic)
             if applied:
@@ -199,7 +203,7 @@ class ConsumerRunner:
                 log.warning("cannot write to %s: %r", dlq_name(record.topic), exc)
                 await self._close_dlq()
                 if await sleep_unless(self.stop, backoff.next()):
-                    raise _Stopping from exc
+                    raise Stopped from exc
         metrics.CONSUMER_DLQ.labels(self.service, self.spec.name, record.topic, reason).inc()
         log.error(
             "dead-lettered %s[%d]@%d: %s",
@@ -226,7 +230,7 @@ class ConsumerRunner:
                 try:
                     await self._consume()
                     backoff.reset()
-                except _Stopping:
+                except Stopped:
                     break
                 except KafkaError as exc:
                     log.warning("consumer %s reconnects: %r", self.spec.name, exc)
@@ -235,8 +239,7 @@ class ConsumerRunner:
             await self._close_dlq()
 
     async def _consume(self) -> None:
-        lock = asyncio.Lock()
-        pending: dict[TopicPartition, int] = {}
+        state = _GroupState()
         positions: dict[TopicPartition, int] = {}
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
@@ -248,27 +251,34 @@ class ConsumerRunner:
             session_timeout_ms=self.settings.session_timeout_ms,
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
         )
-        consumer.subscribe(self.topics, listener=_CommitOnRevoke(consumer, lock, pending))
-        await consumer.start()
+        consumer.subscribe(self.topics, listener=_CommitOnRevoke(consumer, state))
         try:
+            # Both calls can outlast their own timeouts (start() waits for a missing topic to be
+            # created, getmany() for a rebalance to end); a stop must not wait for them.
+            await unless_stopped(self.stop, consumer.start())
             while not self.stop.is_set():
-                batch = await consumer.getmany(
-                    timeout_ms=self.settings.fetch_timeout_ms,
-                    max_records=self.settings.max_records,
+                batch = await unless_stopped(
+                    self.stop,
+                    consumer.getmany(
+                        timeout_ms=self.settings.fetch_timeout_ms,
+                        max_records=self.settings.max_records,
+                    ),
                 )
-                async with lock:  # a rebalance waits for the in-flight batch
+                async with state.lock:  # a rebalance waits for the in-flight batch
                     assigned = consumer.assignment()
                     for tp, records in batch.items():
-                        if tp not in assigned:
+                        if tp not in assigned or tp in state.revoked:
                             continue  # revoked meanwhile; its new owner reads it
                         for record in records:
                             await self.process(record)
-                            pending[tp] = positions[tp] = record.offset + 1
-                await _commit(consumer, pending, lock)
+                            state.pending[tp] = positions[tp] = record.offset + 1
+                await _commit(consumer, state)
                 self._report_lag(consumer, positions)
         finally:
-            with suppress(_Stopping):
-                await _commit(consumer, pending, lock)
+            try:
+                await _commit(consumer, state)
+            except KafkaError as exc:  # the consumer must still be closed
+                log.warning("consumer %s could not commit on stop: %r", self.spec.name, exc)
             # Bounded: leaving the group can hang (e.g. on a topic that does not exist) and
             # shutdown must fit in the pod's grace period; the offsets are committed already.
             with suppress(Exception):
@@ -284,37 +294,48 @@ class ConsumerRunner:
             ).set(max(0, highwater - positions[tp]))
 
 
-async def _commit(
-    consumer: AIOKafkaConsumer, pending: dict[TopicPartition, int], lock: asyncio.Lock
-) -> None:
-    async with lock:
-        offsets = dict(pending)
-        pending.clear()
-    if not offsets:
-        return
-    try:
-        await consumer.commit(offsets)
-    except (CommitFailedError, IllegalStateError) as exc:
-        # The partitions moved to another member; it re-reads from the last commit and the
-        # processed-events table turns those redeliveries into no-ops.
-        log.info("offset commit skipped after a rebalance: %r", exc)
+@dataclass
+class _GroupState:
+    """What the fetch loop and the rebalance listener share.
+
+    ``pending``: offsets of applied messages not yet committed. ``revoked``: partitions given up
+    in a rebalance that has not assigned anew; their offsets were committed on revoke, so the
+    loop must not apply more of them. ``lock``: held while a batch is applied and while offsets
+    are committed, so a revoke sees every applied offset and commits it.
+    """
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending: dict[TopicPartition, int] = field(default_factory=dict)
+    revoked: set[TopicPartition] = field(default_factory=set)
+
+
+async def _commit(consumer: AIOKafkaConsumer, state: _GroupState, only: Any = None) -> None:
+    """Commit the pending offsets (only those of ``only``, if given); takes the lock itself."""
+    async with state.lock:
+        tps = [tp for tp in state.pending if only is None or tp in only]
+        offsets = {tp: state.pending.pop(tp) for tp in tps}
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The partitions moved to another member; it re-reads from the last commit and the
+            # processed-events table turns those redeliveries into no-ops.
+            log.info("offset commit skipped after a rebalance: %r", exc)
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(
-        self, consumer: AIOKafkaConsumer, lock: asyncio.Lock, pending: dict[TopicPartition, int]
-    ) -> None:
-        self.consumer, self.lock, self.pending = consumer, lock, pending
+    def __init__(self, consumer: AIOKafkaConsumer, state: _GroupState) -> None:
+        self.consumer, self.state = consumer, state
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self.lock:  # finish the in-flight batch first
-            offsets = {tp: self.pending.pop(tp) for tp in list(self.pending) if tp in revoked}
-        if offsets:
-            with suppress(CommitFailedError, IllegalStateError):
-                await self.consumer.commit(offsets)
+        # Waits for the in-flight batch and any commit under way, then commits what is left
+        # while this member still belongs to the generation that owns the partitions.
+        self.state.revoked |= set(revoked)
+        await _commit(self.consumer, self.state, only=revoked)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        pass
+        self.state.revoked.clear()
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -355,19 +376,14 @@ async def apply_if_newer(
 
 
 @asynccontextmanager
-async def running_consumer(runner: ConsumerRunner) -> AsyncIterator[ConsumerRunner]:
+async def running_consumer(
+    runner: ConsumerRunner, grace_s: float = 10
+) -> AsyncIterator[ConsumerRunner]:
     """The runner as a background task; on exit it finishes the batch and commits."""
-    task = asyncio.create_task(runner.run(), name=f"consumer-{runner.spec.name}")
-    try:
+    async with running_in_background(
+        runner.run(), runner.stop, name=f"consumer-{runner.spec.name}", grace_s=grace_s
+    ):
         yield runner
-    finally:
-        runner.stop.set()
-        try:
-            await asyncio.wait_for(task, 10)
-        except TimeoutError:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
 
 
 def consumer_component(spec: ConsumerSpec) -> Component:

@@ -40,7 +40,13 @@ from sqlalchemy.engine import make_url
 from tansiq_common.app import Component
 from tansiq_common.events import metrics
 from tansiq_common.events.envelope import cloudevent_headers
-from tansiq_common.events.kafka import Backoff, add_kafka_check, idempotent_producer, sleep_unless
+from tansiq_common.events.kafka import (
+    Backoff,
+    add_kafka_check,
+    idempotent_producer,
+    running_in_background,
+    sleep_unless,
+)
 from tansiq_common.events.outbox import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -280,20 +286,13 @@ async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, wait_s: float) -> 
 
 
 @asynccontextmanager
-async def running_relay(relay: Relay) -> AsyncIterator[Relay]:
+async def running_relay(relay: Relay, grace_s: float = 20) -> AsyncIterator[Relay]:
     """The relay as a background task; on exit it finishes its batch and releases the lock."""
     stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop), name=f"relay-{relay.service}")
-    try:
+    async with running_in_background(
+        relay.run(stop), stop, name=f"relay-{relay.service}", grace_s=grace_s
+    ):
         yield relay
-    finally:
-        stop.set()
-        try:
-            await asyncio.wait_for(task, 20)
-        except TimeoutError:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
 
 
 def relay_component(service: str) -> Component:
