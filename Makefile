@@ -38,7 +38,7 @@ stack:
 	$(STACK) up
 
 migrate: install stack
-	@$(WITH_ENV) for s in $(SERVICES); do $(VENV)/bin/tansiq migrate $$s; done
+	@$(WITH_ENV) $(VENV)/bin/tansiq migrate $(SERVICES)
 
 seed: migrate
 	@$(WITH_ENV) $(VENV)/bin/tansiq seed

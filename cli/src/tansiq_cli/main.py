@@ -18,20 +18,21 @@ app.add_typer(events_cmd.app, name="events")
 
 @app.command()
 def migrate(
-    name: ServiceName,
+    names: list[ServiceName] = typer.Argument(..., help="One or more services."),
     revision: str = typer.Option("head", help="Target revision ('base' to downgrade all)."),
     down: bool = typer.Option(False, "--down", help="Downgrade to the revision instead."),
 ) -> None:
-    """Apply a service's Alembic migrations to its database."""
+    """Apply services' Alembic migrations, each to its own database."""
     from tansiq_common import migrations
 
-    info = service(name.value)
-    url = info.settings().database_url
-    if down:
-        migrations.downgrade(info.migrations_dir, url, revision)
-    else:
-        migrations.upgrade(info.migrations_dir, url, revision)
-    typer.echo(f"{name.value}: migrated {'down ' if down else ''}to {revision}")
+    for name in names:
+        info = service(name.value)
+        url = info.settings().database_url
+        if down:
+            migrations.downgrade(info.migrations_dir, url, revision)
+        else:
+            migrations.upgrade(info.migrations_dir, url, revision)
+        typer.echo(f"{name.value}: migrated {'down ' if down else ''}to {revision}")
 
 
 @app.command()
