@@ -201,3 +201,24 @@ async def test_a_refused_request_releases_its_key(client, infra_db):
     assert kept == 0
     fixed = await client.post("/v1/things", json={"name": "free"}, headers=headers)
     assert fixed.status_code == 201
+
+
+async def test_expired_idempotency_keys_are_purged(client, infra_db):
+    from datetime import UTC, datetime, timedelta
+
+    from tansiq_common.idempotency import purge_expired
+
+    headers = {"idempotency-key": "old", "x-test-caller": "alice|org-1"}
+    assert (await client.post("/v1/things", json={"name": "a"}, headers=headers)).status_code == 201
+    headers["idempotency-key"] = "fresh"
+    assert (await client.post("/v1/things", json={"name": "b"}, headers=headers)).status_code == 201
+    async with infra_db.engine.begin() as conn:
+        await conn.execute(
+            sa.update(idempotency_keys)
+            .where(idempotency_keys.c.key == "old")
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    assert await purge_expired(infra_db) == 1
+    async with infra_db.engine.connect() as conn:
+        left = (await conn.execute(sa.select(idempotency_keys.c.key))).scalars().all()
+    assert left == ["fresh"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -11,8 +12,9 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from tansiq_common import health, metrics
+from tansiq_common.background import running_in_background
 from tansiq_common.db import Database
-from tansiq_common.idempotency import IdempotencyMiddleware
+from tansiq_common.idempotency import IdempotencyMiddleware, purge_periodically
 from tansiq_common.logging import configure_logging
 from tansiq_common.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from tansiq_common.problems import install_problem_handlers
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 # A background component (relay, consumer, replica refresher) started with the app and stopped
 # before the database closes: an async context manager built from the running app.
 Component = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
+
+IDEMPOTENCY_PURGE_INTERVAL_S = 3600.0
 
 PROBLEM_SCHEMA = {
     "type": "object",
@@ -62,6 +66,15 @@ def create_service_app(
         app.state.readiness_checks["database"] = db.ping
         async with AsyncExitStack() as stack:
             stack.push_async_callback(db.dispose)
+            stop = asyncio.Event()
+            await stack.enter_async_context(
+                running_in_background(
+                    purge_periodically(db, stop, IDEMPOTENCY_PURGE_INTERVAL_S),
+                    stop,
+                    name=f"{service}-idempotency-purge",
+                    grace_s=5,
+                )
+            )
             for component in components:
                 await stack.enter_async_context(component(app))
             log.info("%s started", service, extra={"environment": settings.environment})

@@ -8,7 +8,9 @@ one caller's key never replays another caller's response.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -16,9 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tansiq_common.background import sleep_unless
 from tansiq_common.db import Database
 from tansiq_common.problems import Conflict, Problem, UnprocessableEntity, problem_response
 from tansiq_common.schema import idempotency_keys
+
+log = logging.getLogger(__name__)
 
 CallerIdentifier = Callable[[Scope], Awaitable[str | None]]
 
@@ -194,6 +199,18 @@ class IdempotencyMiddleware:
 
     async def _problem(self, scope: Scope, receive: Receive, send: Send, problem: Problem) -> None:
         await problem_response(problem)(scope, receive, send)
+
+
+async def purge_periodically(db: Database, stop: asyncio.Event, interval_s: float) -> None:
+    """Forget expired keys (and the responses kept with them) until `stop`."""
+    while not await sleep_unless(stop, interval_s):
+        try:
+            purged = await purge_expired(db)
+        except Exception as exc:  # a missed round is retried at the next one
+            log.warning("could not purge expired idempotency keys: %r", exc)
+            continue
+        if purged:
+            log.info("purged %d expired idempotency keys", purged)
 
 
 async def purge_expired(db: Database) -> int:

@@ -10,9 +10,9 @@ from contextlib import AsyncExitStack, suppress
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from tansiq_common.background import Stopped, running_in_background, unless_stopped
 from tansiq_common.events import metrics
 from tansiq_common.events.consumer import ConsumerSpec, running_consumer
-from tansiq_common.events.kafka import Stopped, running_in_background, unless_stopped
 
 from .conftest import record_application, scalar
 from .test_consumer import event, produce, runner_for, wait_for

@@ -35,17 +35,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tansiq_common.app import Component
+from tansiq_common.background import Stopped, running_in_background, sleep_unless, unless_stopped
 from tansiq_common.events import metrics
 from tansiq_common.events.envelope import Envelope, InvalidEvent, KafkaRecord
-from tansiq_common.events.kafka import (
-    Backoff,
-    Stopped,
-    add_kafka_check,
-    idempotent_producer,
-    running_in_background,
-    sleep_unless,
-    unless_stopped,
-)
+from tansiq_common.events.kafka import Backoff, add_kafka_check, idempotent_producer
 from tansiq_common.events.topics import dlq_name
 from tansiq_common.schema import processed_events
 

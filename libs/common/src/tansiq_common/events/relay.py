@@ -38,15 +38,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from tansiq_common.app import Component
+from tansiq_common.background import running_in_background, sleep_unless
 from tansiq_common.events import metrics
 from tansiq_common.events.envelope import cloudevent_headers
-from tansiq_common.events.kafka import (
-    Backoff,
-    add_kafka_check,
-    idempotent_producer,
-    running_in_background,
-    sleep_unless,
-)
+from tansiq_common.events.kafka import Backoff, add_kafka_check, idempotent_producer
 from tansiq_common.events.outbox import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
