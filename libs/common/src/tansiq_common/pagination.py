@@ -61,7 +61,50 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
             raise ValueError("wrong shape")
         return [_from_json(v) for v in values]
     except (ValueError, binascii.Error, json.JSONDecodeError, TypeError, KeyError) as exc:
-        raise BadRequest("The cursor is not one this API issued.", slug="invalid-cursor") from exc
+        raise _foreign_cursor() from exc
+
+
+def _typed(column: sa.ColumnElement[Any], value: Any) -> Any:
+    """The cursor value as the column's type, or BadRequest: a cursor is client input."""
+    if isinstance(column.type, sa.Uuid):
+        try:
+            parsed = UUID(str(value))
+        except ValueError:
+            raise _foreign_cursor() from None
+        return parsed if column.type.as_uuid else str(parsed)
+    try:
+        expected = column.type.python_type
+    except NotImplementedError:
+        return value
+    if (isinstance(value, bool) and expected is not bool) or not isinstance(value, expected):
+        raise _foreign_cursor()
+    return value
+
+
+def _foreign_cursor() -> BadRequest:
+    return BadRequest("The cursor is not one this API issued.", slug="invalid-cursor")
+
+
+def after_cursor(order_by: Sequence[sa.ColumnElement[Any]], cursor: str) -> sa.ColumnElement[bool]:
+    """The keyset condition `(order_by) > (cursor's values)`, each value checked and bound with
+    its column's type, so a forged cursor is a 400 and never a database error."""
+    values = decode_cursor(cursor, len(order_by))
+    bound = [
+        sa.literal(_typed(column, value), column.type)
+        for column, value in zip(order_by, values, strict=True)
+    ]
+    return sa.tuple_(*order_by) > sa.tuple_(*bound)
+
+
+def split_page(
+    rows: Sequence[Any], order_by: Sequence[sa.ColumnElement[Any]], limit: int
+) -> tuple[list[Any], str | None]:
+    """Rows fetched with `limit + 1` → the page and the cursor of the next one (None if last)."""
+    page = list(rows[:limit])
+    if len(rows) <= limit:
+        return page, None
+    last = page[-1]
+    return page, encode_cursor([getattr(last, str(column.key)) for column in order_by])
 
 
 async def keyset_page(
@@ -77,14 +120,8 @@ async def keyset_page(
     Returns the rows (ORM entities when the statement selects one entity) and the next cursor.
     """
     if cursor:
-        after = decode_cursor(cursor, len(order_by))
-        stmt = stmt.where(sa.tuple_(*order_by) > sa.tuple_(*after))
+        stmt = stmt.where(after_cursor(order_by, cursor))
     stmt = stmt.order_by(*order_by).limit(limit + 1)
     result = await session.execute(stmt)
     rows = list(result.scalars().all()) if len(stmt.column_descriptions) == 1 else list(result)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor([getattr(last, str(col.key)) for col in order_by])
-    return rows, next_cursor
+    return split_page(rows, order_by, limit)
