@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from tansiq_common.pagination import decode_cursor, encode_cursor
-from tansiq_common.problems import BadRequest
+from tansiq_common.pagination import after_cursor, split_page
 
 from tansiq_registry.organizations.model import Organization, Status
 from tansiq_registry.organizations.normalize import query_terms
@@ -75,21 +73,17 @@ def _conditions(f: OrganizationFilter) -> list[sa.ColumnElement[bool]]:
 # A plan per pattern costs about a millisecond of planning and is right for rare and common terms.
 CUSTOM_PLANS = sa.text("SET LOCAL plan_cache_mode = force_custom_plan")
 
+# Keyset order of every list: stable while organizations are added.
+PAGE_ORDER = (organizations.c.created_at, organizations.c.id)
+
 
 def list_statement(f: OrganizationFilter, *, limit: int, cursor: str | None) -> sa.Select[Any]:
     """The page query: keyset in (created_at, id) order, one row more than the page to see if
     another page follows. Kept separate so the benchmark can EXPLAIN exactly this statement."""
-    t = organizations
-    stmt = sa.select(t).where(*_conditions(f))
+    stmt = sa.select(organizations).where(*_conditions(f))
     if cursor:
-        after_time, after_id = _position(cursor)
-        stmt = stmt.where(
-            sa.tuple_(t.c.created_at, t.c.id)
-            > sa.tuple_(
-                sa.literal(after_time, t.c.created_at.type), sa.literal(after_id, t.c.id.type)
-            )
-        )
-    return stmt.order_by(t.c.created_at, t.c.id).limit(limit + 1)
+        stmt = stmt.where(after_cursor(PAGE_ORDER, cursor))
+    return stmt.order_by(*PAGE_ORDER).limit(limit + 1)
 
 
 async def list_organizations(
@@ -100,20 +94,8 @@ async def list_organizations(
     if f.q:
         # Local to this read's transaction: the pooled connection keeps its default.
         await session.execute(CUSTOM_PLANS)
-    rows = list(await session.execute(stmt))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor([rows[-1].created_at, str(rows[-1].id)])
+    rows, next_cursor = split_page(list(await session.execute(stmt)), PAGE_ORDER, limit)
     return [to_model(row) for row in rows], next_cursor
-
-
-def _position(cursor: str) -> tuple[datetime, str]:
-    after_time, after_id = decode_cursor(cursor, 2)
-    canonical = parse_id(after_id) if isinstance(after_id, str) else None
-    if not isinstance(after_time, datetime) or canonical is None:
-        raise BadRequest("The cursor is not one this API issued.", slug="invalid-cursor")
-    return after_time, canonical
 
 
 def summary(org: Organization, depth: int) -> dict[str, Any]:
@@ -147,13 +129,12 @@ async def hierarchy(session: AsyncSession, org: Organization) -> dict[str, Any]:
     elif org.ministry_id in known:
         depth = next((a["depth"] for a in ancestors if a["id"] == org.ministry_id), 0)
         ministry = summary(known[org.ministry_id], depth)
-    depths = dict(await repo.descendant_ids(org.id))
     below = await repo.descendants(org.id)
     return {
         "organization": summary(org, 0),
         "ancestors": ancestors,
         "ministry": ministry,
-        "descendants": [summary(d, depths[d.id]) for d in below],
+        "descendants": [summary(d, depth) for d, depth in below],
         "reporting_lines": [
             {"org_id": rl.org_id, "line": rl.line.value} for rl in org.reporting_lines
         ],

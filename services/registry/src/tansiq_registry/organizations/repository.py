@@ -183,8 +183,10 @@ class OrganizationRepository:
         )
         return [(str(r.id), int(r.depth)) for r in rows]
 
-    async def descendants(self, org_id: str, *, for_update: bool = False) -> list[Organization]:
-        """Every organization below `org_id`, parents before children."""
+    async def descendants(
+        self, org_id: str, *, for_update: bool = False
+    ) -> list[tuple[Organization, int]]:
+        """Every organization below `org_id` with its depth, parents before children."""
         ordered = await self.descendant_ids(org_id)
         if not ordered:
             return []
@@ -192,7 +194,7 @@ class OrganizationRepository:
         if for_update:
             stmt = stmt.with_for_update()
         by_id = {str(r.id): to_model(r) for r in await self.session.execute(stmt)}
-        return [by_id[i] for i, _ in ordered if i in by_id]
+        return [(by_id[i], depth) for i, depth in ordered if i in by_id]
 
     async def existing_ids(self, ids: Sequence[str]) -> set[str]:
         canonical = [i for i in (parse_id(x) for x in ids) if i]

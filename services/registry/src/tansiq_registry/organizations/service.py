@@ -258,7 +258,7 @@ async def _rehome_descendants(
     """A move or a change of scope can change the ministry of everything below."""
     chains: dict[str, list[Link]] = {org.id: [org.link, *ancestors]}
     changed: list[Organization] = []
-    for child in await repo.descendants(org.id, for_update=True):
+    for child, _ in await repo.descendants(org.id, for_update=True):
         parent_chain = chains.get(child.parent_id or "")
         if parent_chain is None:
             continue
