@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from tansiq_common.auth import OrgScope, Principal, Role, authorize, get_scope, may_write_for
+from tansiq_common.auth import OrgScope, Principal, Role, authorize, get_scope
 from tansiq_common.etag import etag_for
 from tansiq_common.pagination import DEFAULT_LIMIT, Cursor, Limit
-from tansiq_common.problems import BadRequest, Forbidden, Problem, problem_responses
+from tansiq_common.problems import BadRequest, Problem, problem_responses
 from tansiq_common.uow import UnitOfWork
 
 from tansiq_registry.organizations import contacts as contact_service
@@ -17,7 +17,7 @@ from tansiq_registry.organizations import queries
 from tansiq_registry.organizations.contacts import ContactIn, ContactOut
 from tansiq_registry.organizations.importer import Importer, parse_csv
 from tansiq_registry.organizations.model import Designation, Kind, Organization, Scope, Status
-from tansiq_registry.organizations.repository import OrganizationRepository, parse_id
+from tansiq_registry.organizations.repository import OrganizationRepository
 from tansiq_registry.organizations.schemas import (
     Hierarchy,
     ImportReport,
@@ -226,16 +226,6 @@ async def get_hierarchy(
 # --- focal points ------------------------------------------------------------------------------
 
 
-def _may_manage_contacts(principal: Principal, scope: OrgScope, org_id: str) -> None:
-    if principal.has_any(Role.registry_admin):
-        return
-    if not may_write_for(principal, scope, parse_id(org_id)):
-        raise Forbidden(
-            "Editors manage the contacts of their own organization and those below it.",
-            slug="contacts-forbidden",
-        )
-
-
 @router.get(
     "/{org_id}/contacts",
     response_model=list[ContactOut],
@@ -268,9 +258,8 @@ async def add_contact(
     principal: Principal = Depends(WRITE_CONTACTS),
     scope: OrgScope = Depends(get_scope),
 ) -> JSONResponse:
-    _may_manage_contacts(principal, scope, org_id)
     contact = await contact_service.add_contact(
-        uow_for(request, principal), org_id, body.model_dump()
+        uow_for(request, principal), scope, org_id, body.model_dump()
     )
     location = f"/v1/organizations/{contact['org_id']}/contacts/{contact['id']}"
     return _contact_response(contact, 201, Location=location)
@@ -302,9 +291,8 @@ async def replace_contact(
     principal: Principal = Depends(WRITE_CONTACTS),
     scope: OrgScope = Depends(get_scope),
 ) -> JSONResponse:
-    _may_manage_contacts(principal, scope, org_id)
     contact = await contact_service.replace_contact(
-        uow_for(request, principal), org_id, contact_id, body.model_dump(), if_match
+        uow_for(request, principal), scope, org_id, contact_id, body.model_dump(), if_match
     )
     return _contact_response(contact)
 
@@ -321,6 +309,5 @@ async def remove_contact(
     principal: Principal = Depends(WRITE_CONTACTS),
     scope: OrgScope = Depends(get_scope),
 ) -> Response:
-    _may_manage_contacts(principal, scope, org_id)
-    await contact_service.remove_contact(uow_for(request, principal), org_id, contact_id)
+    await contact_service.remove_contact(uow_for(request, principal), scope, org_id, contact_id)
     return Response(status_code=204)

@@ -11,8 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
+from tansiq_common.auth import OrgScope, Role
 from tansiq_common.etag import require_if_match
-from tansiq_common.problems import NotFound
+from tansiq_common.problems import Forbidden, NotFound
 from tansiq_common.uow import UnitOfWork
 
 from tansiq_registry.organizations.repository import OrganizationRepository, parse_id
@@ -62,9 +63,29 @@ async def list_contacts(uow: UnitOfWork, org_id: str) -> list[dict[str, Any]]:
         return [_out(r) for r in rows]
 
 
-async def add_contact(uow: UnitOfWork, org_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+def _ensure_may_manage(uow: UnitOfWork, scope: OrgScope, org_id: str) -> None:
+    """Registry administrators manage every focal point; editors those of their own
+    organization and the organizations below it."""
+    roles = uow.actor.roles
+    if Role.registry_admin in roles or (Role.editor in roles and scope.covers(org_id)):
+        return
+    raise Forbidden(
+        "Editors manage the contacts of their own organization and those below it.",
+        slug="contacts-forbidden",
+    )
+
+
+async def _load_managed(uow: UnitOfWork, scope: OrgScope, org_id: str) -> Any:
+    org = await load(OrganizationRepository(uow.session), org_id)
+    _ensure_may_manage(uow, scope, org.id)
+    return org
+
+
+async def add_contact(
+    uow: UnitOfWork, scope: OrgScope, org_id: str, data: Mapping[str, Any]
+) -> dict[str, Any]:
     async with uow:
-        org = await load(OrganizationRepository(uow.session), org_id)
+        org = await _load_managed(uow, scope, org_id)
         now = utcnow()
         row = await uow.session.execute(
             sa.insert(contacts)
@@ -99,6 +120,7 @@ async def get_contact(uow: UnitOfWork, org_id: str, contact_id: str) -> dict[str
 
 async def replace_contact(
     uow: UnitOfWork,
+    scope: OrgScope,
     org_id: str,
     contact_id: str,
     data: Mapping[str, Any],
@@ -106,7 +128,7 @@ async def replace_contact(
 ) -> dict[str, Any]:
     """Replace a focal point's details; the caller must name the version it read (If-Match)."""
     async with uow:
-        org = await load(OrganizationRepository(uow.session), org_id)
+        org = await _load_managed(uow, scope, org_id)
         # Locked so two editors with the same ETag cannot both pass the check below.
         current = await uow.session.execute(
             sa.select(contacts.c.id, contacts.c.version)
@@ -132,10 +154,10 @@ async def replace_contact(
         return _out(updated)
 
 
-async def remove_contact(uow: UnitOfWork, org_id: str, contact_id: str) -> None:
+async def remove_contact(uow: UnitOfWork, scope: OrgScope, org_id: str, contact_id: str) -> None:
     """Personal data is deleted, not archived, when a focal point leaves."""
     async with uow:
-        org = await load(OrganizationRepository(uow.session), org_id)
+        org = await _load_managed(uow, scope, org_id)
         row = await uow.session.execute(
             sa.delete(contacts)
             .where(contacts.c.id == _contact_id(contact_id), contacts.c.org_id == org.id)
