@@ -185,3 +185,22 @@ async def test_replay_rebuilds_the_same_read_model(
     assert result.outcomes == {"applied": 12}
     assert await state() == before
     assert before[0] == [("r-0", "name 9", 4), ("r-1", "name 10", 4), ("r-2", "name 11", 4)]
+
+
+async def test_a_fetched_batch_is_applied_in_one_transaction_not_one_per_event(
+    read_model, kafka_bootstrap, topic_prefix, topic
+):
+    # One key: one partition, fetched together once the consumer starts.
+    await produce(
+        kafka_bootstrap,
+        f"{topic_prefix}{topic}",
+        [event("t-batch", version, f"v{version}") for version in range(1, 51)],
+    )
+    runner = runner_for(read_model, thing_consumer(topic), kafka_bootstrap, topic_prefix)
+    async with running_consumer(runner):
+        await wait_for(read_model, "select count(*) from processed_events", 50)
+    assert await scalar(read_model, "select name from test_things where id = 't-batch'") == "v50"
+    assert await scalar(read_model, "select max(times) from test_applications") == 1
+    # Rows written by one transaction share its xmin: far fewer commits than events.
+    commits = await scalar(read_model, "select count(distinct xmin::text) from processed_events")
+    assert commits < 10, commits

@@ -109,7 +109,7 @@ class ConsumerRunner:
         except InvalidEvent as exc:
             await self._dead_letter(record, exc, "invalid", attempts=0)
             return "dead-lettered"
-        handler = self.spec.handlers.get(envelope.type) or self.spec.handlers.get("*")
+        handler = self._handler_for(envelope)
         if handler is None:
             return "ignored"
         backoff = Backoff(self.settings.initial_backoff_s, self.settings.max_backoff_s)
@@ -139,30 +139,73 @@ class ConsumerRunner:
                 if await sleep_unless(self.stop, backoff.next()):
                     raise Stopped from exc
                 continue
-            labels = (self.service, self.spec.name, record.topic)
-            if applied:
-                metrics.CONSUMER_APPLIED.labels(*labels).inc()
-                return "applied"
+            outcome: Outcome = "applied" if applied else "duplicate"
+            self._count(record, outcome)
+            return outcome
+
+    async def process_batch(self, records: Sequence[KafkaRecord]) -> None:
+        """Apply one partition's fetched records in one transaction: one commit, not one per
+        event. Anything unusual in the batch (an invalid message, a failing handler, an outage)
+        rolls it all back and the records go one at a time through `process`, which retries,
+        dead-letters and deduplicates each on its own."""
+        if len(records) > 1:
+            try:
+                outcomes = await self._apply_together(records)
+            except Exception as exc:
+                log.info("consumer %s applies a batch one by one: %r", self.spec.name, exc)
+            else:
+                for record, outcome in zip(records, outcomes, strict=True):
+                    self._count(record, outcome)
+                return
+        for record in records:
+            await self.process(record)
+
+    async def _apply_together(self, records: Sequence[KafkaRecord]) -> list[Outcome]:
+        envelopes = [Envelope.from_record(record) for record in records]
+        outcomes: list[Outcome] = []
+        async with self.sessionmaker() as session, session.begin():
+            for envelope in envelopes:
+                handler = self._handler_for(envelope)
+                if handler is None:
+                    outcomes.append("ignored")
+                elif await self._apply_in(session, envelope, handler):
+                    outcomes.append("applied")
+                else:
+                    outcomes.append("duplicate")
+        return outcomes
+
+    def _handler_for(self, envelope: Envelope) -> Handler | None:
+        return self.spec.handlers.get(envelope.type) or self.spec.handlers.get("*")
+
+    def _count(self, record: KafkaRecord, outcome: Outcome) -> None:
+        labels = (self.service, self.spec.name, record.topic)
+        if outcome == "applied":
+            metrics.CONSUMER_APPLIED.labels(*labels).inc()
+        elif outcome == "duplicate":
             metrics.CONSUMER_DUPLICATES.labels(*labels).inc()
-            return "duplicate"
 
     async def _apply(self, envelope: Envelope, handler: Handler) -> bool:
         async with self.sessionmaker() as session, session.begin():
-            first_time = await session.execute(
-                pg_insert(processed_events)
-                .values(
-                    consumer=self.spec.name,
-                    event_id=envelope.id,
-                    topic=envelope.topic,
-                    partition=envelope.partition,
-                    offset=envelope.offset,
-                )
-                .on_conflict_do_nothing()
-                .returning(processed_events.c.event_id)
+            return await self._apply_in(session, envelope, handler)
+
+    async def _apply_in(self, session: AsyncSession, envelope: Envelope, handler: Handler) -> bool:
+        """Record the event id and run the handler in `session`'s transaction; False if this
+        consumer applied the event before."""
+        first_time = await session.execute(
+            pg_insert(processed_events)
+            .values(
+                consumer=self.spec.name,
+                event_id=envelope.id,
+                topic=envelope.topic,
+                partition=envelope.partition,
+                offset=envelope.offset,
             )
-            if first_time.first() is None:
-                return False
-            await handler(session, envelope)
+            .on_conflict_do_nothing()
+            .returning(processed_events.c.event_id)
+        )
+        if first_time.first() is None:
+            return False
+        await handler(session, envelope)
         return True
 
     async def _dead_letter(
@@ -262,9 +305,8 @@ class ConsumerRunner:
                     for tp, records in batch.items():
                         if tp not in assigned or tp in state.revoked:
                             continue  # revoked meanwhile; its new owner reads it
-                        for record in records:
-                            await self.process(record)
-                            state.pending[tp] = positions[tp] = record.offset + 1
+                        await self.process_batch(records)
+                        state.pending[tp] = positions[tp] = records[-1].offset + 1
                 await _commit(consumer, state)
                 self._report_lag(consumer, positions)
         finally:
