@@ -1,4 +1,5 @@
--- Run once by the postgres image on a fresh volume: one database per service (DESIGN §1), each
+-- Run once by the postgres image on a fresh volume: one database per service (see
+-- docs/architecture.md), each
 -- with pg_trgm for the bilingual search. Development credentials only (tansiq/tansiq).
 CREATE DATABASE registry;
 CREATE DATABASE agreements;

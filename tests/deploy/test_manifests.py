@@ -1,5 +1,5 @@
 """deploy/k8s: every object valid against its schema, both overlays render, and they say what
-DESIGN §6 and the deployment brief ask (probes, resources, security, migrations, topics, scaling).
+docs/operations.md describes (probes, resources, security, migrations, topics, scaling).
 
 Nothing here needs a cluster or Docker. Kustomize comes from `kustomize` on PATH, from
 .local/bin, from `kubectl kustomize` (kubectl bundles kustomize), or, failing all three, is built

@@ -2,7 +2,7 @@
 
 Readiness has two kinds of checks. `readiness_checks` (the database) decide the status: without
 them the service cannot answer. `advisory_checks` (Kafka) are reported but do not fail readiness:
-writes go to the outbox and the relay catches up when the broker is back (DESIGN §1), so taking
+writes go to the outbox and the relay catches up when the broker is back, so taking
 replicas out of the load balancer during a Kafka outage would refuse writes for nothing.
 """
 

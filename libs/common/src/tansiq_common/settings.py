@@ -1,7 +1,7 @@
 """Settings base: one pydantic-settings class per service, each with its own env prefix.
 
 Infrastructure shared by every service (Kafka, topic prefix, identity provider) is read from
-unprefixed variables, as DESIGN §5/§6 names them; what is the service's own (its database, its
+unprefixed variables, as docs/operations.md lists them; what is the service's own (its database, its
 port) carries the service prefix, e.g. ``REGISTRY_DATABASE_URL``.
 """
 

@@ -1,4 +1,4 @@
-"""The access model (DESIGN §3): JWT bearer auth, roles, organization scope, visibility, audit."""
+"""The access model (docs/architecture.md): JWT auth, roles, org scope, visibility, audit."""
 
 from tansiq_common.auth.dependencies import (
     ROLE_NOT_ALLOWED,

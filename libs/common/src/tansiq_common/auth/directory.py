@@ -1,4 +1,6 @@
-"""The organization replica a service other than the registry keeps for scopes (DESIGN §1).
+"""The organization replica a service other than the registry keeps for scopes.
+
+See docs/architecture.md, "Reads across domains".
 
 Fed by `registry.organization.v1` events (event-carried state: each carries the organization's
 full state and version), applied only when newer, so redelivery and reordering change nothing.

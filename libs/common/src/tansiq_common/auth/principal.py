@@ -1,4 +1,4 @@
-"""Who is calling: the roles of DESIGN §3 and the principal a verified token names."""
+"""Who is calling: the roles (docs/architecture.md) and the principal a verified token names."""
 
 from __future__ import annotations
 

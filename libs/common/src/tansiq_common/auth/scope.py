@@ -47,7 +47,7 @@ class OrganizationDirectory(Protocol):
 
 
 def acts_as_coordinator(principal: Principal, scope: OrgScope) -> bool:
-    """The coordinator role counts only for staff of a coordinating body (DESIGN §3)."""
+    """The coordinator role counts only for staff of a coordinating body (docs/architecture.md)."""
     return principal.has_any(Role.coordinator) and scope.is_coordinating_body
 
 

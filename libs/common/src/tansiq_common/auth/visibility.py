@@ -1,4 +1,4 @@
-"""The one visibility filter (DESIGN §3): every query that returns records applies it.
+"""The one visibility filter (docs/architecture.md): every query that returns records applies it.
 
 Apply it in the query layer, to lists, searches, counts, exports and GET by id alike, so a
 restricted record the caller may not see simply is not there: a GET by id answers 404, never 403,

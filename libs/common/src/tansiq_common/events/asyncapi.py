@@ -105,7 +105,7 @@ def build_document(
             "title": "Tansiq events",
             "version": "1.0.0",
             "description": (
-                "Domain events of Tansiq (DESIGN §5): one topic per aggregate, key = aggregate "
+                "Domain events of Tansiq (docs/api.md): one topic per aggregate, key = aggregate "
                 "id, value = the aggregate's full state with its version. Generated from the "
                 "pydantic models by `python -m tansiq_common.events.asyncapi`; do not edit."
             ),

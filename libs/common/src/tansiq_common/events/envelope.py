@@ -1,7 +1,7 @@
 """CloudEvents 1.0 in Kafka binary mode: headers the relay writes, the envelope consumers read.
 
 The value is the JSON payload (the aggregate's full state with its ``version``); the CloudEvents
-attributes travel as ``ce_*`` headers (DESIGN §5).
+attributes travel as ``ce_*`` headers (docs/api.md, Events).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Demo data: the real bodies of the source documents (../shared/seeds), loaded by `tansiq seed`.
+"""Demo data: real bodies of the demo countries (docs/architecture.md), loaded by `tansiq seed`.
 
 Rows go through the same importer as a ministry's CSV, keyed by `demo:` source keys (and IATI
 identifiers for partners that have one), so seeding twice changes nothing.

@@ -4,7 +4,7 @@ Columns (header row required; only `kind` and one of `source_key`/`iati_identifi
 absent columns leave those fields untouched on organizations that already exist):
 
     source_key       the organization's key in the directory being imported (unique)
-    kind             ministry, directorate, agency, public_foundation, centre, ... (DESIGN §2)
+    kind             ministry, directorate, agency, centre, ... (docs/architecture.md)
     name_ar, name_en at least one
     acronym, country (ISO 3166-1 alpha-2), iati_identifier (PREFIX-ID), iati_org_type, website
     parent           the parent's source_key, IATI identifier or registry id

@@ -1,4 +1,4 @@
-"""Request and response bodies of the organizations API (DESIGN §4 names)."""
+"""Request and response bodies of the organizations API (names as in docs/api.md)."""
 
 from __future__ import annotations
 
