@@ -35,13 +35,14 @@ def _with_database(work: Callable[[Any, Any], Awaitable[dict[str, Any]]]) -> dic
 
 
 def seed() -> None:
-    """Load the demo organizations into the registry (running it again changes nothing)."""
+    """Load the demo organizations into the registry: the missing ones are created, those
+    already there are kept as users left them (running it again changes nothing)."""
     from tansiq_registry.organizations.demo import seed as seed_registry
 
     report = _with_database(lambda db, s: seed_registry(db, s.home_countries))
     typer.echo(
-        f"registry: {report['created']} created, {report['updated']} updated, "
-        f"{report['unchanged']} unchanged, {report['failed']} failed"
+        f"registry: {report['created']} created, {report['kept']} kept as they are, "
+        f"{report['failed']} failed"
     )
     if report["failed"]:
         typer.echo(json.dumps(report["errors"], ensure_ascii=False, indent=2), err=True)

@@ -109,7 +109,7 @@ def test_seed_loads_the_source_bodies_and_is_idempotent(cli_env):
     count = _query(cli_env, "select count(*) as n from outbox")[0]["n"]
     second = CliRunner().invoke(app, [])
     assert second.exit_code == 0, second.output
-    assert f"{len(DEMO_ROWS)} unchanged" in second.output
+    assert f"0 created, {len(DEMO_ROWS)} kept as they are, 0 failed" in second.output
     assert _query(cli_env, "select count(*) as n from outbox")[0]["n"] == count
 
     rows = {r["source_key"]: r for r in _query(cli_env, "select * from organizations")}
@@ -142,3 +142,25 @@ def test_cli_import_reports_failures(cli_env, tmp_path):
     assert (report["created"], report["failed"]) == (5, 4)
     rerun = CliRunner().invoke(import_app, ["organizations", str(path)])
     assert json.loads(rerun.stdout)["unchanged"] == 5
+
+
+def test_seed_succeeds_whatever_users_did_and_leaves_their_changes(cli_env):
+    import typer
+    from tansiq_cli.registry_cmd import seed
+    from tansiq_registry.organizations.demo import DEMO_ROWS
+
+    app = typer.Typer()
+    app.command()(seed)
+    assert CliRunner().invoke(app, []).exit_code == 0
+    # What users may do through the API meanwhile: archive one, rename another, delete none.
+    _query(cli_env, "update organizations set status = 'archived' where source_key = 'demo:ilo'")
+    _query(
+        cli_env,
+        "update organizations set name_en = 'Renamed by a user' where source_key = 'demo:imf'",
+    )
+    again = CliRunner().invoke(app, [])
+    assert again.exit_code == 0, again.output
+    assert f"0 created, {len(DEMO_ROWS)} kept as they are, 0 failed" in again.output
+    rows = {r["source_key"]: r for r in _query(cli_env, "select * from organizations")}
+    assert rows["demo:ilo"]["status"] == "archived"
+    assert rows["demo:imf"]["name_en"] == "Renamed by a user"

@@ -387,9 +387,19 @@ async def test_contacts_visible_to_government_users_and_never_in_events(
         f"/v1/organizations/{directorate['id']}/contacts", json=contact, headers=editor
     )
     assert added.status_code == 201, added.text
-    viewer = auth_headers(ADMIN_ORG, ["viewer"])
+    # Personal data: a viewer of an organization the registry does not know is refused; one of
+    # a known, active, national organization reads them, and the read is audited.
+    stranger = auth_headers(ADMIN_ORG, ["viewer"])
+    hidden = await client.get(f"/v1/organizations/{directorate['id']}/contacts", headers=stranger)
+    assert hidden.status_code == 403
+    assert hidden.json()["type"] == "urn:tansiq:problem:personal-data-forbidden"
+    viewer = auth_headers(ministry["id"], ["viewer"], sub="reader-1")
     listed = await client.get(f"/v1/organizations/{directorate['id']}/contacts", headers=viewer)
     assert [c["email"] for c in listed.json()] == ["f.kuwari@example.qa"]
+    reads = await sql.fetch(
+        "select actor_sub, entity_id from audit_log where action = 'organization_contact.read'"
+    )
+    assert [(r["actor_sub"], r["entity_id"]) for r in reads] == [("reader-1", added.json()["id"])]
     machine = auth_headers(ADMIN_ORG, ["integration"])
     assert (
         await client.get(f"/v1/organizations/{directorate['id']}/contacts", headers=machine)

@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI
 
 from tansiq_common import health, metrics
@@ -51,7 +52,19 @@ def create_service_app(
     components: Sequence[Component] = (),
     version: str = "0.1.0",
     description: str = "",
+    organizations: sa.Table | None = None,
 ) -> FastAPI:
+    """A service's app: lifespan (database, background components), middleware, problem
+    handlers, health, metrics, the access model and the audit API.
+
+    `organizations`: the table caller scopes are computed over; the registry passes its own
+    (read live), every other service gets the replica fed by the registry's events (cached
+    for a few seconds), whose table its migrations create.
+    """
+    # Imported here: the access model's replica consumer is itself an app component.
+    from tansiq_common.auth.directory import ScopeDirectory, organization_directory
+    from tansiq_common.auth.install import install_auth
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(service, settings.log_level)
@@ -64,6 +77,13 @@ def create_service_app(
         )
         app.state.db = db
         app.state.readiness_checks["database"] = db.ping
+        app.state.organization_directory = getattr(
+            app.state, "organization_directory_override", None
+        ) or ScopeDirectory(
+            db.sessionmaker,
+            organization_directory if organizations is None else organizations,
+            cache_seconds=5 if organizations is None else 0,
+        )
         async with AsyncExitStack() as stack:
             stack.push_async_callback(db.dispose)
             stop = asyncio.Event()
@@ -99,6 +119,7 @@ def create_service_app(
     app.add_middleware(RequestContextMiddleware, service=service)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    install_auth(app, settings)
     for router in routers:
         app.include_router(router)
     _document_problem_schema(app)

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tansiq_common.context import current_request_id
+from tansiq_common.domain import DomainError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,25 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc, request)
 
 
+def from_domain_error(exc: DomainError) -> Problem:
+    """The problem a client sees for a broken domain rule: the error's own status and slug."""
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
+    return Problem(
+        exc.message,
+        status=exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        errors=exc.errors or None,
+        headers=headers,
+        extra=exc.extra,
+    )
+
+
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem_response(from_domain_error(exc), request)
+
+
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = _field_errors(exc)
@@ -185,6 +205,7 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     # Unexpected exceptions are answered by RequestContextMiddleware, inside the request context.

@@ -6,7 +6,8 @@ back. Services never call commit themselves, so no half of a change can be writt
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -58,6 +59,21 @@ class UnitOfWork:
         self._sessionmaker = sessionmaker
         self.actor: Actor = actor or SystemActor()
         self._session: AsyncSession | None = None
+        self._reset()
+
+    @classmethod
+    def within(cls, session: AsyncSession, actor: Actor | None = None) -> UnitOfWork:
+        """A unit of work inside a transaction someone else owns (a consumer's batch): it
+        collects events and audit entries like any other, and writes them when the owner calls
+        `flush_side_effects()` before committing."""
+        uow = cls(async_sessionmaker(), actor)
+        uow._session = session
+        return uow
+
+    def _reset(self) -> None:
+        self._seen: list[Aggregate] = []
+        self._messages: list[OutboxMessage] = []
+        self._audit: list[AuditEntry] = []
 
     @property
     def session(self) -> AsyncSession:
@@ -70,9 +86,7 @@ class UnitOfWork:
             raise RuntimeError("a unit of work is not reentrant")
         self._session = self._sessionmaker()
         await self._session.begin()
-        self._seen: list[Aggregate] = []
-        self._messages: list[OutboxMessage] = []
-        self._audit: list[AuditEntry] = []
+        self._reset()
         return self
 
     async def __aexit__(
@@ -84,12 +98,29 @@ class UnitOfWork:
         session, self._session = self.session, None
         try:
             if exc_type is None:
-                await self._flush_side_effects(session)
+                await self._write_side_effects(session)
                 await session.commit()
             else:
                 await session.rollback()
         finally:
             await session.close()
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the change that may fail alone (one row of an import): on an exception its
+        rows roll back to the savepoint and so do the events and audit entries it collected."""
+        seen, messages, audit = len(self._seen), len(self._messages), len(self._audit)
+        pending = [len(aggregate.events) for aggregate in self._seen]
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            for aggregate in self._seen[seen:]:
+                aggregate.events.clear()
+            for aggregate, count in zip(self._seen, pending, strict=False):
+                del aggregate.events[count:]
+            del self._seen[seen:], self._messages[messages:], self._audit[audit:]
+            raise
 
     def track(self, aggregate: Aggregate) -> None:
         """Collect the aggregate's events at commit."""
@@ -110,11 +141,16 @@ class UnitOfWork:
     ) -> None:
         self._audit.append(AuditEntry(action, entity_type, str(entity_id), changed_fields))
 
-    async def _flush_side_effects(self, session: AsyncSession) -> None:
+    async def flush_side_effects(self) -> None:
+        """Write the collected events and audit rows into the open transaction."""
+        await self._write_side_effects(self.session)
+
+    async def _write_side_effects(self, session: AsyncSession) -> None:
         await session.flush()
         for aggregate in self._seen:
             while aggregate.events:
                 self.publish(aggregate.events.pop(0))
+        self._seen = []
         await write_outbox(session, self._messages)
         self._messages = []
         if self._audit:

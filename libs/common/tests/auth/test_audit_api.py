@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from tansiq_common.auth import Principal
+from tansiq_common.auth import Principal, apply_organization_event
 from tansiq_common.schema import audit_log
 from tansiq_common.uow import UnitOfWork
+
+from .test_directory import HIERARCHY
 
 
 async def _write(db, principal: Principal, action: str, entity_id: str, fields) -> None:
@@ -23,6 +25,9 @@ async def trail(infra_db):
     await _write(infra_db, amal, "updated", "a-1", {"title": {"old": "x", "new": "y"}})
     await _write(infra_db, omar, "cleared", "a-1", ["status", "clearance"])
     await _write(infra_db, amal, "created", "a-2", ["title"])
+    async with infra_db.sessionmaker() as session, session.begin():
+        for event in HIERARCHY:  # icd is a coordinating body, moe is not
+            await apply_organization_event(session, event)
     return infra_db
 
 
@@ -60,6 +65,17 @@ async def test_auditors_and_coordinators_read_the_trail(client, trail, auth_head
 async def test_other_roles_may_not(client, trail, auth_headers, roles):
     response = await client.get("/v1/audit", headers=auth_headers("icd", roles))
     assert response.status_code == 403
+    assert response.json()["type"] == "urn:tansiq:problem:role-not-allowed"
+
+
+@pytest.mark.parametrize("org", ["moe", "ghost"])
+async def test_coordinator_role_outside_a_coordinating_body_may_not(
+    client, trail, auth_headers, org
+):
+    # moe is no coordinating body; ghost is unknown to the registry.
+    response = await client.get("/v1/audit", headers=auth_headers(org, ["coordinator"]))
+    assert response.status_code == 403
+    assert response.json()["type"] == "urn:tansiq:problem:audit-forbidden"
 
 
 async def test_filters(client, trail, auth_headers):

@@ -29,6 +29,7 @@ def org(org_id: str, *, parent=None, ministry=None, kind="directorate", version=
             "scope": "national",
             "designations": extra.pop("designations", []),
             "status": "active",
+            "country": extra.pop("country", "QA"),
             "version": version,
             "names": {"en": org_id},
             **extra,
@@ -38,7 +39,7 @@ def org(org_id: str, *, parent=None, ministry=None, kind="directorate", version=
 
 # MoFA (ministry) > ICD (coordinating body) > ICD-unit; MoE (ministry) > MoE-dir; UNESCO abroad.
 HIERARCHY = [
-    org("mofa", kind="ministry"),
+    org("mofa", kind="ministry", ministry="mofa"),
     org("icd", parent="mofa", ministry="mofa", designations=["coordinating_body"]),
     org("icd-unit", parent="icd", ministry="mofa"),
     org("moe", kind="ministry", ministry="moe"),
@@ -116,3 +117,91 @@ async def test_moving_an_organization_moves_its_scope(infra_db, directory_db_url
     await _load(infra_db, [org("moe-dir", parent="mofa", ministry="mofa", version=2)])
     assert "moe-dir" in (await directory.scope_of("mofa")).descendants
     assert (await directory.scope_of("moe-dir")).ministry_id == "mofa"
+
+
+async def test_an_archived_organization_confers_nothing(infra_db, directory_db_url):
+    await _load(infra_db, HIERARCHY)
+    directory = ReplicaDirectory(infra_db.sessionmaker, cache_seconds=0)
+    assert (await directory.scope_of("moe")).covers("moe-dir")
+    await _load(
+        infra_db, [org("moe", kind="ministry", ministry="moe", version=2, status="archived")]
+    )
+    archived = await directory.scope_of("moe")
+    assert archived == OrgScope.empty("moe")  # its editors write nothing, it has no country
+    # An archived coordinating body is no longer one, for anyone below it either.
+    await _load(
+        infra_db,
+        [
+            org(
+                "icd",
+                parent="mofa",
+                ministry="mofa",
+                designations=["coordinating_body"],
+                status="archived",
+                version=2,
+            )
+        ],
+    )
+    unit = await directory.scope_of("icd-unit")
+    assert unit.is_coordinating_body is False
+    assert (unit.country, unit.national, unit.ministry_id) == ("QA", True, "mofa")
+
+
+async def test_registry_and_replica_compute_the_same_scope(infra_db, directory_db_url):
+    """One computation over either table: the registry's `organizations` (UUID ids) and a
+    replica fed by its events give the same scopes for the same hierarchy."""
+    import uuid
+
+    from sqlalchemy.dialects.postgresql import ARRAY, UUID
+    from tansiq_common.auth import scope_from_rows
+    from tansiq_common.db import new_metadata
+
+    metadata = new_metadata()
+    registry_like = sa.Table(
+        "registry_like_organizations",
+        metadata,
+        sa.Column("id", UUID(as_uuid=False), primary_key=True),
+        sa.Column("parent_id", UUID(as_uuid=False)),
+        sa.Column("ministry_id", UUID(as_uuid=False)),
+        sa.Column("scope", sa.Text),
+        sa.Column("country", sa.Text),
+        sa.Column("designations", ARRAY(sa.Text), nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+    )
+    ids = {e.data["id"]: str(uuid.uuid4()) for e in HIERARCHY}
+
+    def as_uuid(value):
+        return ids.get(value) if value else None
+
+    events = [
+        Event({**e.data, **{k: as_uuid(e.data.get(k)) for k in ("id", "parent_id", "ministry_id")}})
+        for e in HIERARCHY
+    ]
+    await _load(infra_db, events)
+    async with infra_db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(
+            sa.insert(registry_like),
+            [
+                {
+                    "id": e.data["id"],
+                    "parent_id": e.data.get("parent_id"),
+                    "ministry_id": e.data.get("ministry_id"),
+                    "scope": e.data.get("scope"),
+                    "country": e.data.get("country"),
+                    "designations": e.data.get("designations") or [],
+                    "status": e.data.get("status") or "active",
+                }
+                for e in events
+            ],
+        )
+    try:
+        async with infra_db.sessionmaker() as session:
+            for org_id in ids.values():
+                from_registry = await scope_from_rows(session, org_id, registry_like)
+                from_replica = await scope_from_rows(session, org_id, organization_directory)
+                assert from_registry == from_replica
+                assert from_registry.known
+    finally:
+        async with infra_db.engine.begin() as conn:
+            await conn.run_sync(metadata.drop_all)

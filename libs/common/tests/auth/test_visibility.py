@@ -36,6 +36,7 @@ records = sa.Table(
     sa.Column("visibility", sa.Text, nullable=False),
     sa.Column("owner_ministry_id", sa.Text, nullable=True),
     sa.Column("party_org_ids", ARRAY(sa.Text), nullable=False),
+    sa.Column("country_codes", ARRAY(sa.Text), nullable=False),
 )
 
 ROWS = [
@@ -44,23 +45,40 @@ ROWS = [
         "visibility": "interagency",
         "owner_ministry_id": "moe",
         "party_org_ids": ["moe", "unesco"],
+        "country_codes": ["QA"],
     },
     {
         "id": "moe-secret",
         "visibility": "restricted",
         "owner_ministry_id": "moe",
         "party_org_ids": ["moe-dir", "unesco"],
+        "country_codes": ["QA"],
     },
     {
         "id": "mofa-secret",
         "visibility": "restricted",
         "owner_ministry_id": "mofa",
         "party_org_ids": ["icd", "unesco"],
+        "country_codes": ["QA"],
     },
-    {"id": "odd", "visibility": "secret-ish", "owner_ministry_id": "x", "party_org_ids": []},
+    {
+        "id": "sy-secret",
+        "visibility": "restricted",
+        "owner_ministry_id": "sy-mlae",
+        "party_org_ids": ["sy-mlae", "unesco"],
+        "country_codes": ["SY"],
+    },
+    {
+        "id": "odd",
+        "visibility": "secret-ish",
+        "owner_ministry_id": "x",
+        "party_org_ids": [],
+        "country_codes": ["QA"],
+    },
 ]
 
-ALL = {"open", "moe-secret", "mofa-secret", "odd"}
+ALL = {"open", "moe-secret", "mofa-secret", "sy-secret", "odd"}
+QATAR = ALL - {"sy-secret"}
 
 
 def p(org: str, *roles: str) -> Principal:
@@ -87,6 +105,7 @@ def _filter(scope: OrgScope, principal: Principal) -> sa.ColumnElement[bool]:
         visibility_col=records.c.visibility,
         owner_ministry_col=records.c.owner_ministry_id,
         party_org_ids_col=records.c.party_org_ids,
+        countries_col=records.c.country_codes,
     )
 
 
@@ -104,10 +123,11 @@ async def _visible(db, scope: OrgScope, principal: Principal) -> set[str]:
     return ids
 
 
-MOE = OrgScope("moe", "moe", frozenset({"moe", "moe-dir"}), False)
-MOE_DIR = OrgScope("moe-dir", "moe", frozenset({"moe-dir"}), False)
-ICD = OrgScope("icd", "mofa", frozenset({"icd"}), True)
-MOH = OrgScope("moh", "moh", frozenset({"moh"}), False)
+MOE = OrgScope("moe", "moe", frozenset({"moe", "moe-dir"}), False, "QA", True)
+MOE_DIR = OrgScope("moe-dir", "moe", frozenset({"moe-dir"}), False, "QA", True)
+ICD = OrgScope("icd", "mofa", frozenset({"icd"}), True, "QA", True)
+SY_MOFAE = OrgScope("sy-mofae", "sy-mofae", frozenset({"sy-mofae"}), True, "SY", True)
+MOH = OrgScope("moh", "moh", frozenset({"moh"}), False, "QA", True)
 UNKNOWN = OrgScope.empty("ghost")
 
 
@@ -123,10 +143,14 @@ UNKNOWN = OrgScope.empty("ghost")
         (
             OrgScope("unesco", None, frozenset({"unesco"}), False),
             p("unesco", "viewer"),
-            {"open", "moe-secret", "mofa-secret"},
+            {"open", "moe-secret", "mofa-secret", "sy-secret"},
         ),
-        # coordinators of a coordinating body and auditors see everything
-        (ICD, p("icd", "coordinator"), ALL),
+        # coordinators of a coordinating body see everything of their own country only
+        (ICD, p("icd", "coordinator"), QATAR),
+        (SY_MOFAE, p("sy-mofae", "coordinator"), {"open", "sy-secret"}),
+        # a national auditor reads their country's records; one the registry does not know is
+        # a global auditor
+        (MOH, p("moh", "auditor"), QATAR),
         (UNKNOWN, p("ghost", "auditor"), ALL),
         # the coordinator role outside a coordinating body is an ordinary reader
         (MOH, p("moh", "coordinator"), {"open"}),

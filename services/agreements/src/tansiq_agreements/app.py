@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 from tansiq_common.app import create_service_app
-from tansiq_common.auth import directory_consumer, install_auth
+from tansiq_common.auth import directory_consumer
 from tansiq_common.events.consumer import consumer_component
 from tansiq_common.events.relay import relay_component
 
@@ -18,5 +18,4 @@ def create_app(settings: AgreementsSettings | None = None) -> FastAPI:
         components=[relay_component(SERVICE), consumer_component(directory_consumer())],
         description="formal instruments between organizations and their clearance",
     )
-    install_auth(app, settings)
     return app

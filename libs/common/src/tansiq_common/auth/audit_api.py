@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from tansiq_common.auth.dependencies import authorize
+from tansiq_common.auth.dependencies import authorize, get_scope
 from tansiq_common.auth.principal import Principal, Role
+from tansiq_common.auth.scope import OrgScope, reads_audit
 from tansiq_common.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, keyset_page
-from tansiq_common.problems import BadRequest, problem_responses
+from tansiq_common.problems import BadRequest, Forbidden, problem_responses
 from tansiq_common.schema import audit_log
 
 router = APIRouter(tags=["audit"])
@@ -46,6 +47,7 @@ class AuditRecord(BaseModel):
 async def list_audit(
     request: Request,
     principal: Principal = Depends(READ_AUDIT),
+    scope: OrgScope = Depends(get_scope),
     entity_type: Annotated[str | None, Query(max_length=100)] = None,
     entity_id: Annotated[str | None, Query(max_length=200)] = None,
     actor_sub: Annotated[str | None, Query(max_length=200)] = None,
@@ -57,6 +59,11 @@ async def list_audit(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[AuditRecord]:
+    if not reads_audit(principal, scope):
+        raise Forbidden(
+            "Audit logs are for auditors and coordinators of a coordinating body.",
+            slug="audit-forbidden",
+        )
     if from_ is not None and to is not None and from_ > to:
         raise BadRequest("`from` is after `to`.", slug="invalid-range")
     stmt = sa.select(audit_log)

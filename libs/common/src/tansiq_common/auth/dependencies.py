@@ -120,13 +120,7 @@ def rule_of(dependency_call: Any) -> frozenset[Role] | None:
 async def get_scope(
     request: Request, principal: Principal = Depends(current_principal)
 ) -> OrgScope:
-    """The caller's organization scope from `app.state.organization_directory`."""
-    directory: OrganizationDirectory | None = getattr(
-        request.app.state, "organization_directory", None
-    )
-    if directory is None:
-        from tansiq_common.auth.directory import ReplicaDirectory
-
-        directory = ReplicaDirectory(request.app.state.db.sessionmaker)
-        request.app.state.organization_directory = directory
+    """The caller's organization scope from `app.state.organization_directory` (set up by the
+    app factory's lifespan)."""
+    directory: OrganizationDirectory = request.app.state.organization_directory
     return await directory.scope_of(principal.org)

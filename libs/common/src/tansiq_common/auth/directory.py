@@ -20,9 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tansiq_common.auth.scope import OrgScope
 from tansiq_common.db import new_metadata
 from tansiq_common.events.consumer import ConsumerSpec
+from tansiq_common.repository import parse_id
 
 ORGANIZATION_TOPIC = "registry.organization.v1"
 COORDINATING_BODY = "coordinating_body"
+ACTIVE = "active"
+NATIONAL = "national"
 
 directory_metadata = new_metadata()
 
@@ -34,6 +37,7 @@ organization_directory = sa.Table(
     sa.Column("ministry_id", sa.Text, nullable=True),
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("scope", sa.Text, nullable=True),
+    sa.Column("country", sa.Text, nullable=True),
     sa.Column("designations", ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Column("status", sa.Text, nullable=False, server_default="active"),
     sa.Column("version", sa.Integer, nullable=False),
@@ -76,6 +80,7 @@ async def apply_organization_event(session: AsyncSession, envelope: HasData) -> 
         "ministry_id": _text_or_none(data.get("ministry_id")),
         "kind": str(data.get("kind") or "other"),
         "scope": _text_or_none(data.get("scope")),
+        "country": _text_or_none(data.get("country")),
         "designations": [str(d) for d in designations],
         "status": str(data.get("status") or "active"),
         "version": version,
@@ -89,55 +94,73 @@ async def apply_organization_event(session: AsyncSession, envelope: HasData) -> 
     await session.execute(stmt)
 
 
-def _descendants_query(org_id: str) -> sa.Select[Any]:
-    t = organization_directory
+def _descendants_query(table: sa.Table, org_id: str) -> sa.Select[Any]:
+    t = table
     tree = sa.select(t.c.id).where(t.c.id == org_id).cte("tree", recursive=True)
+    # UNION (not ALL) stops a cycle in bad data from recursing forever.
     tree = tree.union(sa.select(t.c.id).join(tree, t.c.parent_id == tree.c.id))
     return sa.select(tree.c.id)
 
 
-def _ancestors_query(org_id: str) -> sa.Select[Any]:
-    t = organization_directory
-    up = (
-        sa.select(t.c.id, t.c.parent_id, t.c.designations)
-        .where(t.c.id == org_id)
-        .cte("up", recursive=True)
-    )
-    # UNION (not ALL) stops a cycle in bad data from recursing forever.
-    up = up.union(
-        sa.select(t.c.id, t.c.parent_id, t.c.designations).join(up, t.c.id == up.c.parent_id)
-    )
-    return sa.select(up.c.id, up.c.designations)
+def _chain_query(table: sa.Table, org_id: str) -> sa.Select[Any]:
+    t = table
+    columns = (t.c.id, t.c.parent_id, t.c.designations, t.c.status)
+    up = sa.select(*columns).where(t.c.id == org_id).cte("up", recursive=True)
+    up = up.union(sa.select(*columns).join(up, t.c.id == up.c.parent_id))
+    return sa.select(up.c.designations, up.c.status)
 
 
-async def scope_from_rows(session: AsyncSession, org_id: str) -> OrgScope:
-    """The scope of `org_id` computed over `organization_directory` in `session`."""
-    t = organization_directory
-    org = (
-        await session.execute(sa.select(t.c.id, t.c.kind, t.c.ministry_id).where(t.c.id == org_id))
-    ).first()
-    if org is None:
+async def scope_from_rows(
+    session: AsyncSession, org_id: str, table: sa.Table = organization_directory
+) -> OrgScope:
+    """The scope of `org_id` over an organization table: the registry's own `organizations` or
+    a service's replica `organization_directory` (same column names), so both compute scopes
+    the same way.
+
+    An unknown or archived organization confers nothing; a coordinating-body designation counts
+    only on an active organization of the chain above (or at) the caller's.
+    """
+    t = table
+    # The registry's ids are UUIDs (anything else names nothing); a replica keeps them as text.
+    canonical = parse_id(org_id) if isinstance(t.c.id.type, sa.Uuid) else org_id
+    if canonical is None:
         return OrgScope.empty(org_id)
-    found = (await session.execute(_descendants_query(org_id))).scalars()
-    descendants = frozenset(str(org) for org in found)
-    ancestors = (await session.execute(_ancestors_query(org_id))).all()
-    coordinating = any(COORDINATING_BODY in (row.designations or []) for row in ancestors)
-    ministry = org.ministry_id or (org.id if org.kind == "ministry" else None)
+    org = (
+        await session.execute(
+            sa.select(t.c.id, t.c.ministry_id, t.c.status, t.c.country, t.c.scope).where(
+                t.c.id == canonical
+            )
+        )
+    ).first()
+    if org is None or org.status != ACTIVE:
+        return OrgScope.empty(canonical)
+    found = (await session.execute(_descendants_query(t, canonical))).scalars()
+    chain = (await session.execute(_chain_query(t, canonical))).all()
     return OrgScope(
-        org_id=org_id,
-        ministry_id=ministry,
-        descendants=descendants,
-        is_coordinating_body=coordinating,
+        org_id=canonical,
+        ministry_id=_text_or_none(org.ministry_id),
+        descendants=frozenset(str(each) for each in found),
+        is_coordinating_body=any(
+            row.status == ACTIVE and COORDINATING_BODY in (row.designations or []) for row in chain
+        ),
+        country=org.country,
+        national=org.scope == NATIONAL,
     )
 
 
-class ReplicaDirectory:
-    """OrganizationDirectory over the replica table; scopes cached for a few seconds."""
+class ScopeDirectory:
+    """OrganizationDirectory over an organization table; scopes cached for a few seconds
+    (0: not at all, for the registry, which owns the table)."""
 
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], *, cache_seconds: float = 5.0
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        table: sa.Table = organization_directory,
+        *,
+        cache_seconds: float = 5.0,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._table = table
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, OrgScope]] = {}
 
@@ -147,14 +170,19 @@ class ReplicaDirectory:
         if hit is not None and now - hit[0] < self._cache_seconds:
             return hit[1]
         async with self._sessionmaker() as session:
-            scope = await scope_from_rows(session, org_id)
-        if len(self._cache) > 10_000:  # bounded: a flood of foreign org ids cannot grow it
-            self._cache.clear()
-        self._cache[org_id] = (now, scope)
+            scope = await scope_from_rows(session, org_id, self._table)
+        if self._cache_seconds > 0:
+            if len(self._cache) > 10_000:  # bounded: a flood of foreign org ids cannot grow it
+                self._cache.clear()
+            self._cache[org_id] = (now, scope)
         return scope
 
     def forget(self) -> None:
         self._cache.clear()
+
+
+# The name other services' code and tests know it by.
+ReplicaDirectory = ScopeDirectory
 
 
 def directory_consumer() -> ConsumerSpec:

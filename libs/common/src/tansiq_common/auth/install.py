@@ -57,11 +57,16 @@ def install_auth(
     *,
     directory: OrganizationDirectory | None = None,
 ) -> None:
-    """Token verification, the Idempotency-Key caller, the org directory and GET /v1/audit.
+    """Token verification, the Idempotency-Key caller and GET /v1/audit.
 
-    `directory`: the registry passes its own; other services leave it None and get the
-    replica (`tansiq_common.auth.directory`), whose table their migration must create.
+    `create_service_app` calls it, so no service can forget it. `directory` (tests) replaces
+    the organization directory the app factory sets up in the lifespan.
     """
+    if directory is not None:
+        app.state.organization_directory_override = directory
+        app.state.organization_directory = directory
+    if getattr(app.state, "authenticator", None) is not None:
+        return  # installed already (by the app factory)
     authenticator = build_authenticator(settings)
     app.state.authenticator = authenticator
 
@@ -78,6 +83,4 @@ def install_auth(
         return f"{principal.sub}|{principal.org}"
 
     app.state.identify_caller = identify_caller
-    if directory is not None:
-        app.state.organization_directory = directory
     app.include_router(audit_router)

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
 from tansiq_common.auth.principal import Principal
-from tansiq_common.auth.scope import OrgScope, sees_everything
+from tansiq_common.auth.scope import OrgScope, reads_country, sees_everything
 
 INTERAGENCY = "interagency"
 RESTRICTED = "restricted"
@@ -28,11 +28,14 @@ def visible_to(
     visibility_col: ColumnElement[Any] | Any,
     owner_ministry_col: ColumnElement[Any] | Any,
     party_org_ids_col: ColumnElement[Any] | Any,
+    countries_col: ColumnElement[Any] | Any,
 ) -> ColumnElement[bool]:
     """A WHERE clause: the rows `principal` (whose organization has `scope`) may see.
 
     - auditors, and coordinators whose organization is a coordinating body
-      (`scope.is_coordinating_body`), see every row: the clause is TRUE;
+      (`scope.is_coordinating_body`), see every row of their country: `countries_col`, an
+      ARRAY(Text) of the countries of the record's owner and parties, contains their country
+      (a global auditor, whose token names no organization of the registry, sees every row);
     - everyone else sees a row when any of these holds:
         * `visibility_col = 'interagency'` (any other value, NULL included, counts as restricted:
           fail closed);
@@ -44,9 +47,13 @@ def visible_to(
     `visibility_col`, `owner_ministry_col` and `party_org_ids_col` are columns (or ORM
     attributes) of the queried table or of a joined replica.
     """
-    if sees_everything(principal, scope):
-        return sa.true()
     clauses: list[ColumnElement[bool]] = [visibility_col == INTERAGENCY]
+    if sees_everything(principal, scope):
+        country = reads_country(principal, scope)
+        if country is None:
+            return sa.true()
+        countries = sa.type_coerce(countries_col, ARRAY(sa.Text))
+        clauses.append(countries.contains([country]))
     if scope.ministry_id is not None:
         clauses.append(owner_ministry_col == scope.ministry_id)
     # `@>` rather than `= ANY(...)`, so a GIN index on the party column can serve it.

@@ -1,23 +1,29 @@
-"""HTTP endpoints for organizations: thin handlers over the service layer."""
+"""HTTP endpoints for organizations: thin handlers over the service (writes) and the query
+functions (reads)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from tansiq_common.auth import OrgScope, Principal, Role, authorize, get_scope
-from tansiq_common.etag import etag_for
+from tansiq_common.auth import Principal, Role, authorize
+from tansiq_common.deps import (
+    IfMatch,
+    MergePatch,
+    ReadSession,
+    Scope,
+    Uow,
+    merge_patch_body,
+    versioned,
+)
 from tansiq_common.pagination import DEFAULT_LIMIT, Cursor, Limit
-from tansiq_common.problems import BadRequest, Problem, problem_responses
-from tansiq_common.uow import UnitOfWork
+from tansiq_common.problems import BadRequest, problem_responses
 
-from tansiq_registry.organizations import contacts as contact_service
 from tansiq_registry.organizations import queries
-from tansiq_registry.organizations.contacts import ContactIn, ContactOut
 from tansiq_registry.organizations.importer import Importer, parse_csv
-from tansiq_registry.organizations.model import Designation, Kind, Organization, Scope, Status
-from tansiq_registry.organizations.repository import OrganizationRepository
+from tansiq_registry.organizations.model import Designation, Kind, Organization, Status
+from tansiq_registry.organizations.model import Scope as OrgKindScope
 from tansiq_registry.organizations.schemas import (
     Hierarchy,
     ImportReport,
@@ -26,7 +32,7 @@ from tansiq_registry.organizations.schemas import (
     OrganizationPage,
     OrganizationPatch,
 )
-from tansiq_registry.organizations.service import OrganizationService, load
+from tansiq_registry.organizations.service import OrganizationService
 from tansiq_registry.settings import RegistrySettings
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
@@ -34,49 +40,23 @@ router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
 READ = authorize(
     Role.viewer, Role.editor, Role.coordinator, Role.registry_admin, Role.auditor, Role.integration
 )
-# Focal points are personal data: government users only, not machine integrations.
-READ_CONTACTS = authorize(
-    Role.viewer, Role.editor, Role.coordinator, Role.registry_admin, Role.auditor
-)
 ADMIN = authorize(Role.registry_admin)
-WRITE_CONTACTS = authorize(Role.registry_admin, Role.editor)
-
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
-class UnsupportedMediaType(Problem):
-    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
-
-
-MERGE_PATCH_TYPES = ("application/merge-patch+json", "application/json")
-
-
-def merge_patch_content(request: Request) -> None:
-    """PATCH bodies are JSON merge patches; any other media type is refused, not guessed at."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in MERGE_PATCH_TYPES:
-        raise UnsupportedMediaType(
-            "Send the changes as application/merge-patch+json (or application/json).",
-            headers={"Accept-Patch": ", ".join(MERGE_PATCH_TYPES)},
-        )
-
-
-def settings_of(request: Request) -> RegistrySettings:
+def get_registry_settings(request: Request) -> RegistrySettings:
     settings: RegistrySettings = request.app.state.settings
     return settings
 
 
-def uow_for(request: Request, principal: Principal) -> UnitOfWork:
-    return UnitOfWork(request.app.state.db.sessionmaker, actor=principal)
+Settings = Annotated[RegistrySettings, Depends(get_registry_settings)]
 
 
-def service_for(request: Request, principal: Principal) -> OrganizationService:
-    return OrganizationService(uow_for(request, principal), settings_of(request).home_countries)
+def _service(uow: Uow, settings: RegistrySettings, scope: Any) -> OrganizationService:
+    return OrganizationService(uow, settings.home_countries, scope)
 
 
-def _respond(org: Organization, status_code: int = 200, **headers: str) -> JSONResponse:
-    body = OrganizationOut.model_validate(org.snapshot()).model_dump(mode="json")
-    return JSONResponse(body, status_code, headers={"ETag": etag_for(org.version), **headers})
+def _respond(org: Organization, status_code: int = 200, **kw: Any) -> JSONResponse:
+    return versioned(OrganizationOut, org.snapshot(), status_code, **kw)
 
 
 @router.post(
@@ -86,20 +66,24 @@ def _respond(org: Organization, status_code: int = 200, **headers: str) -> JSONR
     responses=problem_responses(400, 401, 403, 409, 413, 422),
 )
 async def create_organization(
-    body: OrganizationCreate, request: Request, principal: Principal = Depends(ADMIN)
+    body: OrganizationCreate,
+    uow: Uow,
+    settings: Settings,
+    scope: Scope,
+    _: Principal = Depends(ADMIN),
 ) -> JSONResponse:
-    org = await service_for(request, principal).create(body.model_dump(mode="json"))
-    return _respond(org, 201, Location=f"/v1/organizations/{org.id}")
+    org = await _service(uow, settings, scope).create(body.model_dump(mode="json"))
+    return _respond(org, 201, location=f"/v1/organizations/{org.id}")
 
 
 @router.get("", response_model=OrganizationPage, responses=problem_responses(400, 401, 403))
 async def list_organizations(
-    request: Request,
-    principal: Principal = Depends(READ),
+    session: ReadSession,
+    _: Principal = Depends(READ),
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     kind: Kind | None = None,
-    scope: Scope | None = None,
+    scope: OrgKindScope | None = None,
     country: Annotated[str | None, Query(max_length=2)] = None,
     parent_id: str | None = None,
     ministry_id: str | None = None,
@@ -121,8 +105,7 @@ async def list_organizations(
         q=q,
         include_archived=include_archived,
     )
-    async with request.app.state.db.sessionmaker() as session:
-        orgs, next_cursor = await queries.list_organizations(session, f, limit=limit, cursor=cursor)
+    orgs, next_cursor = await queries.list_organizations(session, f, limit=limit, cursor=cursor)
     return {"items": [o.snapshot() for o in orgs], "next_cursor": next_cursor}
 
 
@@ -139,55 +122,43 @@ async def list_organizations(
     },
 )
 async def import_organizations(
-    request: Request, principal: Principal = Depends(ADMIN)
+    request: Request, uow: Uow, settings: Settings, _: Principal = Depends(ADMIN)
 ) -> dict[str, Any]:
     raw = await request.body()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BadRequest("The file must be UTF-8 CSV.", slug="import-encoding") from None
-    settings = settings_of(request)
     rows = parse_csv(text, max_rows=settings.import_max_rows)
-    outcome = await Importer(uow_for(request, principal), settings.home_countries).run(rows)
+    outcome = await Importer(uow, settings.home_countries).run(rows)
     return outcome.report()
 
 
 @router.get("/{org_id}", response_model=OrganizationOut, responses=problem_responses(401, 403, 404))
 async def get_organization(
-    org_id: str, request: Request, principal: Principal = Depends(READ)
+    org_id: str, session: ReadSession, _: Principal = Depends(READ)
 ) -> JSONResponse:
-    # Archived organizations stay resolvable: other services' records still point at them.
-    async with request.app.state.db.sessionmaker() as session:
-        org = await load(OrganizationRepository(session), org_id)
-    return _respond(org)
+    return _respond(await queries.get_organization(session, org_id))
 
 
 @router.patch(
     "/{org_id}",
     response_model=OrganizationOut,
     responses=problem_responses(400, 401, 403, 404, 409, 412, 415, 422, 428),
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/merge-patch+json": {
-                    "schema": {"$ref": "#/components/schemas/OrganizationPatch"}
-                }
-            }
-        }
-    },
+    openapi_extra=merge_patch_body("OrganizationPatch"),
+    dependencies=[MergePatch],
 )
 async def update_organization(
     org_id: str,
     body: OrganizationPatch,
-    request: Request,
+    uow: Uow,
+    settings: Settings,
+    scope: Scope,
     if_match: IfMatch = None,
-    principal: Principal = Depends(ADMIN),
-    # After the caller is known: an anonymous caller hears 401, not 415.
-    _: None = Depends(merge_patch_content),
+    _: Principal = Depends(ADMIN),
 ) -> JSONResponse:
     changes = body.model_dump(mode="json", exclude_unset=True)
-    org = await service_for(request, principal).update(org_id, changes, if_match)
-    return _respond(org)
+    return _respond(await _service(uow, settings, scope).update(org_id, changes, if_match))
 
 
 @router.post(
@@ -196,9 +167,14 @@ async def update_organization(
     responses=problem_responses(401, 403, 404, 409, 412),
 )
 async def archive_organization(
-    org_id: str, request: Request, if_match: IfMatch = None, principal: Principal = Depends(ADMIN)
+    org_id: str,
+    uow: Uow,
+    settings: Settings,
+    scope: Scope,
+    if_match: IfMatch = None,
+    _: Principal = Depends(ADMIN),
 ) -> JSONResponse:
-    return _respond(await service_for(request, principal).archive(org_id, if_match))
+    return _respond(await _service(uow, settings, scope).archive(org_id, if_match))
 
 
 @router.post(
@@ -207,107 +183,21 @@ async def archive_organization(
     responses=problem_responses(401, 403, 404, 409, 412),
 )
 async def restore_organization(
-    org_id: str, request: Request, if_match: IfMatch = None, principal: Principal = Depends(ADMIN)
+    org_id: str,
+    uow: Uow,
+    settings: Settings,
+    scope: Scope,
+    if_match: IfMatch = None,
+    _: Principal = Depends(ADMIN),
 ) -> JSONResponse:
-    return _respond(await service_for(request, principal).restore(org_id, if_match))
+    return _respond(await _service(uow, settings, scope).restore(org_id, if_match))
 
 
 @router.get(
     "/{org_id}/hierarchy", response_model=Hierarchy, responses=problem_responses(401, 403, 404)
 )
 async def get_hierarchy(
-    org_id: str, request: Request, principal: Principal = Depends(READ)
+    org_id: str, session: ReadSession, _: Principal = Depends(READ)
 ) -> dict[str, Any]:
-    async with request.app.state.db.sessionmaker() as session:
-        org = await load(OrganizationRepository(session), org_id)
-        return await queries.hierarchy(session, org)
-
-
-# --- focal points ------------------------------------------------------------------------------
-
-
-@router.get(
-    "/{org_id}/contacts",
-    response_model=list[ContactOut],
-    responses=problem_responses(401, 403, 404),
-)
-async def list_contacts(
-    org_id: str, request: Request, principal: Principal = Depends(READ_CONTACTS)
-) -> list[dict[str, Any]]:
-    return await contact_service.list_contacts(uow_for(request, principal), org_id)
-
-
-def _contact_response(
-    contact: dict[str, Any], status_code: int = 200, **headers: str
-) -> JSONResponse:
-    return JSONResponse(
-        contact, status_code, headers={"ETag": etag_for(contact["version"]), **headers}
-    )
-
-
-@router.post(
-    "/{org_id}/contacts",
-    status_code=201,
-    response_model=ContactOut,
-    responses=problem_responses(401, 403, 404, 422),
-)
-async def add_contact(
-    org_id: str,
-    body: ContactIn,
-    request: Request,
-    principal: Principal = Depends(WRITE_CONTACTS),
-    scope: OrgScope = Depends(get_scope),
-) -> JSONResponse:
-    contact = await contact_service.add_contact(
-        uow_for(request, principal), scope, org_id, body.model_dump()
-    )
-    location = f"/v1/organizations/{contact['org_id']}/contacts/{contact['id']}"
-    return _contact_response(contact, 201, Location=location)
-
-
-@router.get(
-    "/{org_id}/contacts/{contact_id}",
-    response_model=ContactOut,
-    responses=problem_responses(401, 403, 404),
-)
-async def get_contact(
-    org_id: str, contact_id: str, request: Request, principal: Principal = Depends(READ_CONTACTS)
-) -> JSONResponse:
-    contact = await contact_service.get_contact(uow_for(request, principal), org_id, contact_id)
-    return _contact_response(contact)
-
-
-@router.put(
-    "/{org_id}/contacts/{contact_id}",
-    response_model=ContactOut,
-    responses=problem_responses(401, 403, 404, 412, 422, 428),
-)
-async def replace_contact(
-    org_id: str,
-    contact_id: str,
-    body: ContactIn,
-    request: Request,
-    if_match: IfMatch = None,
-    principal: Principal = Depends(WRITE_CONTACTS),
-    scope: OrgScope = Depends(get_scope),
-) -> JSONResponse:
-    contact = await contact_service.replace_contact(
-        uow_for(request, principal), scope, org_id, contact_id, body.model_dump(), if_match
-    )
-    return _contact_response(contact)
-
-
-@router.delete(
-    "/{org_id}/contacts/{contact_id}",
-    status_code=204,
-    responses=problem_responses(401, 403, 404),
-)
-async def remove_contact(
-    org_id: str,
-    contact_id: str,
-    request: Request,
-    principal: Principal = Depends(WRITE_CONTACTS),
-    scope: OrgScope = Depends(get_scope),
-) -> Response:
-    await contact_service.remove_contact(uow_for(request, principal), scope, org_id, contact_id)
-    return Response(status_code=204)
+    org = await queries.get_organization(session, org_id)
+    return await queries.hierarchy(session, org)

@@ -130,8 +130,9 @@ DEMO_ROWS: list[dict[str, str]] = [
 
 
 async def seed(db: Database, home_countries: Sequence[str]) -> dict[str, Any]:
-    """Upsert the demo organizations; the report says what was created, updated or unchanged."""
+    """Create the demo organizations that are missing. Those already there are left as they
+    are (users may have changed or archived them since) and reported as kept."""
     uow = UnitOfWork(db.sessionmaker, actor=SEED_ACTOR)
     rows = [(i + 2, row) for i, row in enumerate(DEMO_ROWS)]
-    outcome = await Importer(uow, home_countries).run(rows)
+    outcome = await Importer(uow, home_countries, keep_existing=True).run(rows)
     return outcome.report()

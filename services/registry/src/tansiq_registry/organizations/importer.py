@@ -25,11 +25,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tansiq_common.problems import Problem, UnprocessableEntity
+from tansiq_common.domain import DomainError, InvalidField
+from tansiq_common.problems import UnprocessableEntity
 from tansiq_common.uow import UnitOfWork
 
-from tansiq_registry.organizations.repository import OrganizationRepository, parse_id
-from tansiq_registry.organizations.service import register_in, revise_in
+from tansiq_registry.organizations.repository import parse_id
+from tansiq_registry.organizations.service import OrganizationService
 
 COLUMNS = (
     "source_key",
@@ -51,7 +52,7 @@ COLUMNS = (
 class RowResult:
     line: int
     key: str | None
-    outcome: str = "pending"  # then created | updated | unchanged | failed
+    outcome: str = "pending"  # then created | updated | unchanged | kept | failed
     org_id: str | None = None
     errors: list[dict[str, str]] = field(default_factory=list)
 
@@ -61,7 +62,7 @@ class ImportOutcome:
     results: list[RowResult]
 
     def report(self) -> dict[str, Any]:
-        count = dict.fromkeys(("created", "updated", "unchanged", "failed"), 0)
+        count = dict.fromkeys(("created", "updated", "unchanged", "kept", "failed"), 0)
         for r in self.results:
             count[r.outcome] += 1
         return {
@@ -120,89 +121,98 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(";") if part.strip()]
 
 
-def _row_error(message: str, field_name: str = "") -> Problem:
-    return UnprocessableEntity(message, errors=[{"field": field_name, "message": message}])
+def _row_error(message: str, field_name: str = "") -> DomainError:
+    return InvalidField(field_name, message)
+
+
+def import_order(rows: Sequence[tuple[int, Mapping[str, str]]]) -> tuple[list[int], list[int]]:
+    """Lines in an order where every row comes after the rows of the file it refers to (its
+    parent, its reporting lines), and the lines caught in a cycle. Linear in the rows."""
+    in_file: dict[str, int] = {}
+    for line, row in rows:
+        for key in (row.get("source_key"), row.get("iati_identifier")):
+            if key:
+                in_file.setdefault(key, line)
+    waiting_on: dict[int, int] = {}
+    dependents: dict[int, list[int]] = {}
+    for line, row in rows:
+        needed = {in_file[ref] for ref in _refs(row) if ref in in_file} - {line}
+        waiting_on[line] = len(needed)
+        for other in needed:
+            dependents.setdefault(other, []).append(line)
+    order = [line for line, _ in rows if waiting_on[line] == 0]
+    for line in order:  # grows while it is walked: Kahn's algorithm
+        for dependent in dependents.get(line, ()):
+            waiting_on[dependent] -= 1
+            if waiting_on[dependent] == 0:
+                order.append(dependent)
+    done = set(order)
+    return order, [line for line, _ in rows if line not in done]
 
 
 class Importer:
-    def __init__(self, uow: UnitOfWork, home_countries: Sequence[str]) -> None:
+    """Imports rows through the organization service, each row in its own savepoint.
+
+    `keep_existing` (seeding): a row that matches an organization already there leaves it as it
+    is (users may have changed or archived it since) and reports it as `kept`.
+    """
+
+    def __init__(
+        self, uow: UnitOfWork, home_countries: Sequence[str], *, keep_existing: bool = False
+    ) -> None:
         self.uow = uow
-        self.home_countries = list(home_countries)
+        self.organizations = OrganizationService(uow, home_countries)
+        self.keep_existing = keep_existing
         self._resolved: dict[str, str] = {}  # in-file keys → organization ids
 
     async def run(self, rows: Sequence[tuple[int, dict[str, str]]]) -> ImportOutcome:
-        """Import every row in one transaction, each row in its own savepoint."""
+        """Import every row in one transaction, parents before the rows that name them."""
         results = {line: RowResult(line, _key(row)) for line, row in rows}
-        in_file: dict[str, int] = {}
-        for line, row in rows:
-            for key in (row.get("source_key"), row.get("iati_identifier")):
-                if key:
-                    in_file.setdefault(key, line)
-        pending = list(rows)
+        by_line = dict(rows)
+        order, cyclic = import_order(rows)
         async with self.uow:
-            # Parents first: a row waits until the rows it refers to in the file are done.
-            while pending:
-                ready = [
-                    (line, row)
-                    for line, row in pending
-                    if all(
-                        ref not in in_file
-                        or in_file[ref] == line
-                        or ref in self._resolved
-                        or results[in_file[ref]].outcome == "failed"
-                        for ref in _refs(row)
-                    )
-                ]
-                if not ready:
-                    for line, _ in pending:
-                        results[line].outcome = "failed"
-                        results[line].errors.append(
-                            {"field": "parent", "message": "rows refer to each other in a cycle"}
-                        )
-                    break
-                for line, row in ready:
-                    await self._one(row, results[line])
-                pending = [p for p in pending if p not in ready]
+            for line in order:
+                await self._one(by_line[line], results[line])
+            for line in cyclic:
+                results[line].outcome = "failed"
+                results[line].errors.append(
+                    {"field": "parent", "message": "rows refer to each other in a cycle"}
+                )
         return ImportOutcome([results[line] for line, _ in rows])
 
     async def _one(self, row: Mapping[str, str], result: RowResult) -> None:
-        session = self.uow.session
         try:
             if "_extra" in row:
                 raise _row_error(row["_extra"])
             if not _key(row):
                 raise _row_error("a row needs a source_key or an iati_identifier", "source_key")
-            async with session.begin_nested():
-                fields = await self._fields(row)
-                repo = OrganizationRepository(session)
+            async with self.uow.savepoint():
+                repo = self.organizations.repo
                 existing = None
                 if row.get("iati_identifier"):
                     existing = await repo.find_by("iati_identifier", row["iati_identifier"])
                 if existing is None and row.get("source_key"):
                     existing = await repo.find_by("source_key", row["source_key"])
-                if existing is None:
-                    org = await register_in(
-                        self.uow,
-                        fields,
-                        home_countries=self.home_countries,
-                        source_key=row.get("source_key") or None,
+                if existing is not None and self.keep_existing:
+                    org, result.outcome = existing, "kept"
+                elif existing is None:
+                    org = await self.organizations.register(
+                        await self._fields(row), source_key=row.get("source_key") or None
                     )
                     result.outcome = "created"
                 else:
                     org = (await repo.get(existing.id, for_update=True)) or existing
-                    changed = await revise_in(
-                        self.uow, org, fields, home_countries=self.home_countries
-                    )
+                    changed = await self.organizations.revise(org, await self._fields(row))
                     result.outcome = "updated" if changed else "unchanged"
             result.org_id = org.id
             for key in (row.get("source_key"), row.get("iati_identifier")):
                 if key:
                     self._resolved[key] = org.id
-        except Problem as problem:
+        except DomainError as error:
             result.outcome = "failed"
             result.errors = [
                 {"field": str(e.get("field", "")), "message": str(e.get("message", ""))}
-                for e in (problem.errors or [{"field": "", "message": problem.detail or ""}])
+                for e in (error.errors or [{"field": "", "message": error.message}])
             ]
 
     async def _fields(self, row: Mapping[str, str]) -> dict[str, Any]:
@@ -220,7 +230,8 @@ class Importer:
             raise _row_error("website must start with http:// or https://", "website")
         if "iati_org_type" in row:
             value = row["iati_org_type"]
-            if value and not value.isdigit():
+            # isdecimal, not isdigit: "²" is a digit that int() refuses.
+            if value and not (value.isascii() and value.isdecimal()):
                 raise _row_error("iati_org_type must be a number", "iati_org_type")
             fields["iati_org_type"] = int(value) if value else None
         if "parent" in row:
@@ -242,7 +253,7 @@ class Importer:
     async def _resolve(self, ref: str, field_name: str) -> str:
         if ref in self._resolved:
             return self._resolved[ref]
-        repo = OrganizationRepository(self.uow.session)
+        repo = self.organizations.repo
         canonical = parse_id(ref)
         if canonical and await repo.existing_ids([canonical]):
             return canonical

@@ -11,7 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
+
+from tansiq_common.codec import state_fields
+from tansiq_common.domain import DomainError, NotFoundError, RuleConflict, VersionedAggregate
 
 from tansiq_registry.organizations.countries import is_country
 
@@ -105,25 +108,32 @@ TOPIC = "registry.organization.v1"
 AGGREGATE_TYPE = "organization"
 
 
-class OrganizationError(Exception):
-    """A rule of the domain was broken; `errors` name the fields, as clients see them."""
-
-    def __init__(self, message: str, errors: Sequence[Mapping[str, str]] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.errors = list(errors)
+class InvalidOrganization(DomainError):
+    """A field has a value the registry refuses (422, `validation-error`)."""
 
 
-class InvalidOrganization(OrganizationError):
-    pass
+# The name earlier code and tests know the base by.
+OrganizationError = InvalidOrganization
 
 
-class HierarchyCycle(OrganizationError):
-    pass
+class HierarchyCycle(RuleConflict):
+    slug = "hierarchy-cycle"
 
 
-class AlreadyInStatus(OrganizationError):
-    pass
+class AlreadyInStatus(RuleConflict):
+    slug = "status-conflict"
+
+
+class OrganizationArchived(RuleConflict):
+    slug = "organization-archived"
+
+
+class OrganizationNotFound(NotFoundError):
+    slug = "organization-not-found"
+
+
+class InvalidReference(InvalidOrganization):
+    """A field names an organization that cannot take that place (unknown, archived)."""
 
 
 def _invalid(field_name: str, message: str) -> InvalidOrganization:
@@ -162,58 +172,7 @@ class Link:
     id: str
     scope: Scope
     parent_id: str | None = None
-
-
-# --- events ------------------------------------------------------------------------------------
-
-
-@dataclass
-class OrganizationEvent:
-    """Past-tense fact with the aggregate's full state after it (never its contacts)."""
-
-    aggregate_id: str
-    state: dict[str, Any]
-    changed_fields: tuple[str, ...] = ()
-    topic: str = field(default=TOPIC, init=False)
-    aggregate_type: str = field(default=AGGREGATE_TYPE, init=False)
-    event_type: str = field(default="", init=False)
-
-    def payload(self) -> Mapping[str, Any]:
-        return self.state
-
-
-def _event_type(name: str) -> str:
-    return f"tansiq.registry.organization.{name}.v1"
-
-
-@dataclass
-class OrganizationCreated(OrganizationEvent):
-    event_type: str = field(default=_event_type("created"), init=False)
-
-
-@dataclass
-class OrganizationUpdated(OrganizationEvent):
-    event_type: str = field(default=_event_type("updated"), init=False)
-
-
-@dataclass
-class OrganizationMoved(OrganizationEvent):
-    event_type: str = field(default=_event_type("moved"), init=False)
-
-
-@dataclass
-class OrganizationDesignated(OrganizationEvent):
-    event_type: str = field(default=_event_type("designated"), init=False)
-
-
-@dataclass
-class OrganizationArchived(OrganizationEvent):
-    event_type: str = field(default=_event_type("archived"), init=False)
-
-
-@dataclass
-class OrganizationRestored(OrganizationEvent):
-    event_type: str = field(default=_event_type("restored"), init=False)
+    status: Status = Status.active
 
 
 # --- the aggregate -----------------------------------------------------------------------------
@@ -231,10 +190,21 @@ EDITABLE_FIELDS = (
     "reporting_lines",
     "designations",
 )
+# State that changes only through the aggregate's own bookkeeping.
+_BOOKKEEPING = frozenset({"version", "updated_at", "created_at"})
 
 
 @dataclass
-class Organization:
+class Organization(VersionedAggregate):
+    """An organization; its events carry `snapshot()` (never its contacts).
+
+    The dataclass fields are the one field list: the codec derives the event/response state and
+    the table row from them.
+    """
+
+    TOPIC: ClassVar[str] = TOPIC
+    AGGREGATE_TYPE: ClassVar[str] = AGGREGATE_TYPE
+
     id: str
     kind: Kind
     names: Names
@@ -253,7 +223,7 @@ class Organization:
     status: Status = Status.active
     source_key: str | None = None
     version: int = 1
-    events: list[OrganizationEvent] = field(default_factory=list, compare=False, repr=False)
+    events: list[Any] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def register(
@@ -278,7 +248,7 @@ class Organization:
             source_key=source_key,
         )
         org._apply(fields, home_countries, ancestors)
-        org.events.append(OrganizationCreated(org.id, org.snapshot(), tuple(sorted(fields))))
+        org.record("created", sorted(fields), now, bump=False)
         return org
 
     def revise(
@@ -294,6 +264,10 @@ class Organization:
         `ancestors` is the parent it will have (the new one when `parent_id` changes) and that
         parent's ancestors, nearest first.
         """
+        if self.status is Status.archived:
+            raise OrganizationArchived(
+                "An archived organization cannot be changed; restore it first."
+            )
         before = self.snapshot()
         trial = replace(self, events=[])
         trial._apply(changes, home_countries, ancestors, partial=True)
@@ -301,16 +275,15 @@ class Organization:
         changed = sorted(k for k in after if after[k] != before[k] and k not in _BOOKKEEPING)
         if not changed:
             return []
-        for name in _STATE_FIELDS:
+        for name, _ in state_fields(Organization):
             setattr(self, name, getattr(trial, name))
-        self._bump(now)
         if "parent_id" in changed:
-            event: type[OrganizationEvent] = OrganizationMoved
+            name = "moved"
         elif "designations" in changed:
-            event = OrganizationDesignated
+            name = "designated"
         else:
-            event = OrganizationUpdated
-        self.events.append(event(self.id, self.snapshot(), tuple(changed)))
+            name = "updated"
+        self.record(name, changed, now)
         return changed
 
     def rehome(self, ancestors: Sequence[Link], now: datetime) -> bool:
@@ -319,58 +292,26 @@ class Organization:
         if ministry_id == self.ministry_id:
             return False
         self.ministry_id = ministry_id
-        self._bump(now)
-        self.events.append(OrganizationUpdated(self.id, self.snapshot(), ("ministry_id",)))
+        self.record("updated", ("ministry_id",), now)
         return True
 
     def archive(self, now: datetime) -> None:
         if self.status is Status.archived:
             raise AlreadyInStatus("The organization is already archived.")
         self.status = Status.archived
-        self._bump(now)
-        self.events.append(OrganizationArchived(self.id, self.snapshot(), ("status",)))
+        self.record("archived", ("status",), now)
 
     def restore(self, now: datetime) -> None:
         if self.status is Status.active:
             raise AlreadyInStatus("The organization is not archived.")
         self.status = Status.active
-        self._bump(now)
-        self.events.append(OrganizationRestored(self.id, self.snapshot(), ("status",)))
+        self.record("restored", ("status",), now)
 
     @property
     def link(self) -> Link:
-        return Link(self.id, self.scope, self.parent_id)
-
-    def snapshot(self) -> dict[str, Any]:
-        """The full state as events and responses carry it (JSON-ready)."""
-        return {
-            "id": self.id,
-            "kind": self.kind.value,
-            "names": {"ar": self.names.ar, "en": self.names.en},
-            "acronym": self.acronym,
-            "country": self.country,
-            "parent_id": self.parent_id,
-            "ministry_id": self.ministry_id,
-            "scope": self.scope.value,
-            "iati_identifier": self.iati_identifier,
-            "iati_org_type": self.iati_org_type,
-            "website": self.website,
-            "reporting_lines": [
-                {"org_id": rl.org_id, "line": rl.line.value} for rl in self.reporting_lines
-            ],
-            "designations": sorted(d.value for d in self.designations),
-            "status": self.status.value,
-            "source_key": self.source_key,
-            "version": self.version,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }
+        return Link(self.id, self.scope, self.parent_id, self.status)
 
     # -- internals --
-
-    def _bump(self, now: datetime) -> None:
-        self.version += 1
-        self.updated_at = now
 
     def _apply(
         self,
@@ -420,31 +361,29 @@ class Organization:
             self.iati_org_type = derive_iati_org_type(self.kind, self.country, home_countries)
         if "parent_id" in fields:
             self.parent_id = fields["parent_id"]
-            if self.parent_id is not None and (
-                self.parent_id == self.id or any(a.id == self.id for a in ancestors)
-            ):
-                raise HierarchyCycle(
-                    "The organization cannot be placed under itself or one of its descendants.",
-                    [{"field": "parent_id", "message": "would create a cycle"}],
-                )
+            if self.parent_id is not None:
+                _check_parent(self.id, self.parent_id, ancestors)
         self.ministry_id = ministry_of(self.id, self.scope, ancestors)
 
 
-_BOOKKEEPING = frozenset({"version", "updated_at", "created_at"})
-_STATE_FIELDS = (
-    "kind",
-    "names",
-    "acronym",
-    "country",
-    "parent_id",
-    "ministry_id",
-    "scope",
-    "iati_identifier",
-    "iati_org_type",
-    "website",
-    "reporting_lines",
-    "designations",
-)
+def _check_parent(own_id: str, parent_id: str, ancestors: Sequence[Link]) -> None:
+    """The parent exists (it heads `ancestors`), is active, and is not the organization itself
+    or one of its descendants (a loop in the hierarchy)."""
+    if parent_id == own_id or any(a.id == own_id for a in ancestors):
+        raise HierarchyCycle(
+            "The organization cannot be placed under itself or one of its descendants.",
+            [{"field": "parent_id", "message": "would create a cycle"}],
+        )
+    if not ancestors or ancestors[0].id != parent_id:
+        raise InvalidReference(
+            f"No organization {parent_id} to be the parent.",
+            [{"field": "parent_id", "message": f"No organization {parent_id} to be the parent."}],
+        )
+    if ancestors[0].status is Status.archived:
+        raise InvalidReference(
+            "The parent organization is archived.",
+            [{"field": "parent_id", "message": "The parent organization is archived."}],
+        )
 
 
 def ministry_of(org_id: str, scope: Scope, ancestors: Sequence[Link]) -> str | None:

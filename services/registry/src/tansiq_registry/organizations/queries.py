@@ -9,12 +9,40 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from tansiq_common.pagination import after_cursor, split_page
 
-from tansiq_registry.organizations.model import Organization, Status
+from tansiq_registry.organizations.model import Link, Organization, OrganizationNotFound, Status
 from tansiq_registry.organizations.normalize import query_terms
-from tansiq_registry.organizations.repository import OrganizationRepository, parse_id, to_model
+from tansiq_registry.organizations.repository import MAPPER, chain, descendant_ids, parse_id
 from tansiq_registry.organizations.tables import organizations
 
 MAX_TERMS = 8
+# The hierarchy view lists at most this many descendants (`descendants_truncated` says so).
+MAX_DESCENDANTS = 1000
+
+
+def to_model(row: Any) -> Organization:
+    org: Organization = MAPPER.from_row(row)
+    return org
+
+
+async def get_organization(session: AsyncSession, org_id: str) -> Organization:
+    """One organization by id; archived ones stay resolvable (other records point at them)."""
+    canonical = parse_id(org_id)
+    row = None
+    if canonical is not None:
+        row = (
+            await session.execute(sa.select(organizations).where(organizations.c.id == canonical))
+        ).first()
+    if row is None:
+        raise OrganizationNotFound(f"No organization {org_id}.")
+    return to_model(row)
+
+
+async def get_many(session: AsyncSession, ids: list[str]) -> dict[str, Organization]:
+    canonical = [i for i in (parse_id(x) for x in ids) if i]
+    if not canonical:
+        return {}
+    rows = await session.execute(sa.select(organizations).where(organizations.c.id.in_(canonical)))
+    return {str(row.id): to_model(row) for row in rows}
 
 
 @dataclass(frozen=True)
@@ -99,26 +127,16 @@ async def list_organizations(
 
 
 def summary(org: Organization, depth: int) -> dict[str, Any]:
-    return {
-        "id": org.id,
-        "kind": org.kind.value,
-        "names": {"ar": org.names.ar, "en": org.names.en},
-        "acronym": org.acronym,
-        "parent_id": org.parent_id,
-        "scope": org.scope.value,
-        "status": org.status.value,
-        "depth": depth,
-    }
+    # The full state; the API's OrganizationSummary keeps the fields it documents.
+    return {**org.snapshot(), "depth": depth}
 
 
 async def hierarchy(session: AsyncSession, org: Organization) -> dict[str, Any]:
-    repo = OrganizationRepository(session)
-    chain = await repo.chain(org.id)
-    above = chain[1:]
+    above: list[Link] = (await chain(session, org.id))[1:]
     wanted = [link.id for link in above]
     if org.ministry_id:
         wanted.append(org.ministry_id)
-    known = await repo.get_many(wanted)
+    known = await get_many(session, wanted)
     ancestors = [
         summary(known[link.id], -(i + 1)) for i, link in enumerate(above) if link.id in known
     ]
@@ -129,12 +147,16 @@ async def hierarchy(session: AsyncSession, org: Organization) -> dict[str, Any]:
     elif org.ministry_id in known:
         depth = next((a["depth"] for a in ancestors if a["id"] == org.ministry_id), 0)
         ministry = summary(known[org.ministry_id], depth)
-    below = await repo.descendants(org.id)
+    below = await descendant_ids(session, org.id, limit=MAX_DESCENDANTS + 1)
+    truncated = len(below) > MAX_DESCENDANTS
+    below = below[:MAX_DESCENDANTS]
+    by_id = await get_many(session, [i for i, _ in below])
     return {
         "organization": summary(org, 0),
         "ancestors": ancestors,
         "ministry": ministry,
-        "descendants": [summary(d, depth) for d, depth in below],
+        "descendants": [summary(by_id[i], depth) for i, depth in below if i in by_id],
+        "descendants_truncated": truncated,
         "reporting_lines": [
             {"org_id": rl.org_id, "line": rl.line.value} for rl in org.reporting_lines
         ],

@@ -98,7 +98,12 @@ class Hierarchy(BaseModel):
     organization: OrganizationSummary
     ancestors: list[OrganizationSummary] = Field(description="From the top down to the parent")
     ministry: OrganizationSummary | None
-    descendants: list[OrganizationSummary] = Field(description="Parents before children")
+    descendants: list[OrganizationSummary] = Field(
+        description="Parents before children; at most 1,000 (see descendants_truncated)"
+    )
+    descendants_truncated: bool = Field(
+        False, description="True when the organization has more descendants than listed"
+    )
     reporting_lines: list[ReportingLineOut]
 
 
@@ -118,6 +123,9 @@ class ImportReport(BaseModel):
     created: int
     updated: int
     unchanged: int
+    kept: int = Field(
+        0, description="Rows matching an organization that was left as users changed it (seed)"
+    )
     failed: int
     errors: list[ImportRowError]
     ids: dict[str, str] = Field(description="Organization id of each imported row, by row key")

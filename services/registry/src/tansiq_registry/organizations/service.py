@@ -1,57 +1,46 @@
-"""Use cases on organizations. Each write is one unit of work: the rows, the events (through
-`uow.track`) and the audit entries commit together or not at all."""
+"""Use cases on organizations. Each write is one unit of work: the rows, the events (collected
+from the aggregates the repository saw) and the audit entries commit together or not at all."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from tansiq_common.auth import OrgScope, Role
+from tansiq_common.domain import NotAllowed
 from tansiq_common.etag import require_if_match
-from tansiq_common.problems import Conflict, Forbidden, NotFound, UnprocessableEntity
 from tansiq_common.uow import UnitOfWork
 
 from tansiq_registry.organizations.model import (
-    AlreadyInStatus,
-    HierarchyCycle,
-    InvalidOrganization,
+    InvalidReference,
     Link,
     Organization,
-    OrganizationError,
-    Status,
+    OrganizationNotFound,
+    Scope,
 )
-from tansiq_registry.organizations.repository import OrganizationRepository, StaleVersion, parse_id
+from tansiq_registry.organizations.repository import (
+    DuplicateIdentifier,
+    OrganizationRepository,
+    parse_id,
+)
 from tansiq_registry.organizations.tables import organization_moves
 
 ENTITY = "organization"
-REGISTRY_ADMIN = "registry_admin"
-
-T = TypeVar("T")
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _field_problem(field: str, message: str) -> UnprocessableEntity:
-    return UnprocessableEntity(
-        message, slug="validation-error", errors=[{"field": field, "message": message}]
-    )
+class OutsideCountry(NotAllowed):
+    slug = "country-boundary"
 
 
-def domain(call: Callable[[], T]) -> T:
-    """Run a domain operation, answering its rule violations as problems."""
-    try:
-        return call()
-    except HierarchyCycle as exc:
-        raise Conflict(exc.message, slug="hierarchy-cycle", errors=exc.errors) from None
-    except AlreadyInStatus as exc:
-        raise Conflict(exc.message, slug="status-conflict") from None
-    except (InvalidOrganization, OrganizationError) as exc:
-        raise UnprocessableEntity(exc.message, slug="validation-error", errors=exc.errors) from None
+class DesignationForbidden(NotAllowed):
+    slug = "designation-forbidden"
 
 
 async def load(
@@ -59,21 +48,158 @@ async def load(
 ) -> Organization:
     org = await repo.get(org_id, for_update=for_update)
     if org is None:
-        raise NotFound(f"No organization {org_id}.", slug="organization-not-found")
+        raise OrganizationNotFound(f"No organization {org_id}.")
     return org
 
 
-async def _parent_chain(repo: OrganizationRepository, parent_id: Any) -> list[Link]:
-    if parent_id is None:
-        return []
-    canonical = parse_id(str(parent_id))
-    chain = await repo.chain(canonical) if canonical else []
-    if not chain:
-        raise _field_problem("parent_id", f"No organization {parent_id} to be the parent.")
-    parent = await repo.get(chain[0].id)
-    if parent is not None and parent.status is Status.archived:
-        raise _field_problem("parent_id", "The parent organization is archived.")
-    return chain
+def check_country(scope: OrgScope | None, org: Organization) -> None:
+    """A registry administrator of a national organization manages their own country's national
+    bodies and international ones, never another country's national bodies. One whose token
+    names no organization of the registry (`scope` unknown, or None for the system itself) is a
+    platform administrator: any country."""
+    if scope is None or not scope.known or not scope.national:
+        return
+    if org.scope is Scope.national and org.country != scope.country:
+        raise OutsideCountry(
+            f"Registry administrators of {scope.country} manage {scope.country}'s national "
+            "bodies and international ones, not another country's national bodies."
+        )
+
+
+class OrganizationService:
+    """Writes on organizations inside a unit of work (an open one, for import and seeding)."""
+
+    def __init__(
+        self, uow: UnitOfWork, home_countries: Sequence[str], scope: OrgScope | None = None
+    ) -> None:
+        self.uow = uow
+        self.home_countries = list(home_countries)
+        self.scope = scope
+        self.repo = OrganizationRepository(uow)
+
+    # -- use cases (each its own transaction) --
+
+    async def create(self, fields: Mapping[str, Any]) -> Organization:
+        async with self.uow:
+            return await self.register(fields)
+
+    async def update(
+        self, org_id: str, changes: Mapping[str, Any], if_match: str | None
+    ) -> Organization:
+        async with self.uow:
+            org = await load(self.repo, org_id, for_update=True)
+            require_if_match(if_match, org.version)
+            await self.revise(org, changes)
+            return org
+
+    async def archive(self, org_id: str, if_match: str | None) -> Organization:
+        return await self._set_status(org_id, if_match, archive=True)
+
+    async def restore(self, org_id: str, if_match: str | None) -> Organization:
+        return await self._set_status(org_id, if_match, archive=False)
+
+    # -- steps inside an open unit of work --
+
+    async def register(
+        self,
+        fields: Mapping[str, Any],
+        *,
+        source_key: str | None = None,
+        org_id: str | None = None,
+    ) -> Organization:
+        repo = self.repo
+        fields = _canonical(fields)
+        ancestors = await self._parent_chain(repo, fields.get("parent_id"))
+        await _check_references(repo, fields)
+        org = Organization.register(
+            id=org_id or str(uuid.uuid4()),
+            fields=fields,
+            home_countries=self.home_countries,
+            ancestors=ancestors,
+            now=utcnow(),
+            source_key=source_key,
+        )
+        check_country(self.scope, org)
+        self._check_designation_rights(frozenset(), org)
+        await _check_identifier(repo, org)
+        await repo.add(org)
+        self.uow.audit(f"{ENTITY}.created", ENTITY, org.id, sorted(fields))
+        return org
+
+    async def revise(self, org: Organization, changes: Mapping[str, Any]) -> list[str]:
+        """Apply `changes` to an organization loaded for update; returns the changed fields."""
+        check_country(self.scope, org)
+        repo = self.repo
+        changes = _canonical(changes)
+        parent_id = changes.get("parent_id", org.parent_id)
+        ancestors = await self._parent_chain(repo, parent_id, own_id=org.id)
+        await _check_references(repo, changes)
+        before_parent, before_designations = org.parent_id, org.designations
+        changed = org.revise(
+            changes, home_countries=self.home_countries, ancestors=ancestors, now=utcnow()
+        )
+        if not changed:
+            return []
+        check_country(self.scope, org)
+        self._check_designation_rights(before_designations, org)
+        await _check_identifier(repo, org)
+        await repo.save(org)
+        rehomed: list[Organization] = []
+        if "parent_id" in changed:
+            await self.uow.session.execute(
+                sa.insert(organization_moves).values(
+                    org_id=org.id,
+                    from_parent_id=before_parent,
+                    to_parent_id=org.parent_id,
+                    moved_at=org.updated_at,
+                    moved_by=self.uow.actor.sub,
+                    version=org.version,
+                )
+            )
+        if {"parent_id", "ministry_id", "scope"} & set(changed):
+            rehomed = await _rehome_descendants(repo, org, ancestors)
+        self.uow.audit(f"{ENTITY}.{_action(changed)}", ENTITY, org.id, changed)
+        for each in rehomed:
+            self.uow.audit(f"{ENTITY}.rehomed", ENTITY, each.id, ["ministry_id"])
+        return changed
+
+    async def _set_status(
+        self, org_id: str, if_match: str | None, *, archive: bool
+    ) -> Organization:
+        async with self.uow:
+            repo = self.repo
+            org = await load(repo, org_id, for_update=True)
+            if if_match is not None:  # optional on actions, honoured when sent
+                require_if_match(if_match, org.version)
+            check_country(self.scope, org)
+            now = utcnow()
+            if archive:
+                org.archive(now)
+            else:
+                org.restore(now)
+            await repo.save(org)
+            action = "archived" if archive else "restored"
+            self.uow.audit(f"{ENTITY}.{action}", ENTITY, org.id, ["status"])
+            return org
+
+    async def _parent_chain(
+        self, repo: OrganizationRepository, parent_id: Any, *, own_id: str | None = None
+    ) -> list[Link]:
+        """The parent's chain, nearest first; a parent that names nothing is refused here
+        (the aggregate checks it is active and not the organization itself or below it)."""
+        if parent_id is None or parent_id == own_id:
+            return []
+        found = await repo.chain(str(parent_id))
+        if not found:
+            message = f"No organization {parent_id} to be the parent."
+            raise InvalidReference(message, [{"field": "parent_id", "message": message}])
+        return found
+
+    def _check_designation_rights(self, before: frozenset[Any], org: Organization) -> None:
+        if org.designations != before and Role.registry_admin not in self.uow.actor.roles:
+            raise DesignationForbidden(
+                "Only a registry administrator designates a coordinating body."
+            )
 
 
 async def _check_references(repo: OrganizationRepository, fields: Mapping[str, Any]) -> None:
@@ -82,7 +208,8 @@ async def _check_references(repo: OrganizationRepository, fields: Mapping[str, A
     existing = await repo.existing_ids(wanted)
     missing = [w for w in wanted if parse_id(w) not in existing]
     if missing:
-        raise _field_problem("reporting_lines", f"No organization {missing[0]} to report to.")
+        message = f"No organization {missing[0]} to report to."
+        raise InvalidReference(message, [{"field": "reporting_lines", "message": message}])
 
 
 async def _check_identifier(repo: OrganizationRepository, org: Organization) -> None:
@@ -90,18 +217,9 @@ async def _check_identifier(repo: OrganizationRepository, org: Organization) -> 
         return
     other = await repo.find_by("iati_identifier", org.iati_identifier)
     if other is not None and other.id != org.id:
-        raise Conflict(
+        raise DuplicateIdentifier(
             f"{org.iati_identifier} already identifies organization {other.id}.",
-            slug="duplicate-identifier",
             extra={"existing_id": other.id},
-        )
-
-
-def _check_designation_rights(uow: UnitOfWork, before: frozenset[Any], org: Organization) -> None:
-    if org.designations != before and REGISTRY_ADMIN not in uow.actor.roles:
-        raise Forbidden(
-            "Only a registry administrator designates a coordinating body.",
-            slug="designation-forbidden",
         )
 
 
@@ -120,121 +238,6 @@ def _canonical(fields: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def _write(call: Callable[[], Any]) -> Any:
-    try:
-        return await call()
-    except IntegrityError as exc:
-        # A concurrent writer won the race the pre-checks look for.
-        if "iati_identifier" in str(exc.orig):
-            raise Conflict(
-                "The IATI identifier is already used.", slug="duplicate-identifier"
-            ) from None
-        if "source_key" in str(exc.orig):
-            raise Conflict("The source key is already used.", slug="duplicate-source-key") from None
-        raise
-
-
-# --- inside an open unit of work (also used by import and seeding) -----------------------------
-
-
-async def register_in(
-    uow: UnitOfWork,
-    fields: Mapping[str, Any],
-    *,
-    home_countries: Sequence[str],
-    source_key: str | None = None,
-    org_id: str | None = None,
-) -> Organization:
-    repo = OrganizationRepository(uow.session)
-    fields = _canonical(fields)
-    ancestors = await _parent_chain(repo, fields.get("parent_id"))
-    await _check_references(repo, fields)
-    org = domain(
-        lambda: Organization.register(
-            id=org_id or str(uuid.uuid4()),
-            fields=fields,
-            home_countries=home_countries,
-            ancestors=ancestors,
-            now=utcnow(),
-            source_key=source_key,
-        )
-    )
-    _check_designation_rights(uow, frozenset(), org)
-    await _check_identifier(repo, org)
-    await _write(lambda: repo.add(org))
-    uow.track(org)
-    uow.audit(f"{ENTITY}.created", ENTITY, org.id, sorted(fields))
-    return org
-
-
-async def revise_in(
-    uow: UnitOfWork,
-    org: Organization,
-    changes: Mapping[str, Any],
-    *,
-    home_countries: Sequence[str],
-) -> list[str]:
-    """Apply `changes` to a loaded (and locked) organization; returns the changed fields."""
-    if org.status is Status.archived:
-        raise Conflict(
-            "An archived organization cannot be changed; restore it first.",
-            slug="organization-archived",
-        )
-    repo = OrganizationRepository(uow.session)
-    changes = _canonical(changes)
-    parent_id = changes.get("parent_id", org.parent_id)
-    if "parent_id" in changes and parent_id == org.id:
-        domain(
-            lambda: _raise(
-                HierarchyCycle(
-                    "An organization cannot be its own parent.",
-                    [{"field": "parent_id", "message": "would create a cycle"}],
-                )
-            )
-        )
-    ancestors = await _parent_chain(repo, parent_id)
-    await _check_references(repo, changes)
-    loaded_version, before_parent, before_designations = (
-        org.version,
-        org.parent_id,
-        org.designations,
-    )
-    changed = domain(
-        lambda: org.revise(
-            changes, home_countries=home_countries, ancestors=ancestors, now=utcnow()
-        )
-    )
-    if not changed:
-        return []
-    _check_designation_rights(uow, before_designations, org)
-    await _check_identifier(repo, org)
-    await _save(repo, org, loaded_version)
-    touched = [org]
-    if "parent_id" in changed:
-        await uow.session.execute(
-            sa.insert(organization_moves).values(
-                org_id=org.id,
-                from_parent_id=before_parent,
-                to_parent_id=org.parent_id,
-                moved_at=org.updated_at,
-                moved_by=uow.actor.sub,
-                version=org.version,
-            )
-        )
-    if {"parent_id", "ministry_id", "scope"} & set(changed):
-        touched += await _rehome_descendants(repo, org, ancestors)
-    for each in touched:
-        uow.track(each)
-    uow.audit(f"{ENTITY}.{_action(changed)}", ENTITY, org.id, changed)
-    for each in touched[1:]:
-        uow.audit(f"{ENTITY}.rehomed", ENTITY, each.id, ["ministry_id"])
-    return changed
-
-
-def _raise(exc: Exception) -> None:
-    raise exc
-
-
 def _action(changed: Sequence[str]) -> str:
     if "parent_id" in changed:
         return "moved"
@@ -243,72 +246,18 @@ def _action(changed: Sequence[str]) -> str:
     return "updated"
 
 
-async def _save(repo: OrganizationRepository, org: Organization, loaded_version: int) -> None:
-    try:
-        await _write(lambda: repo.save(org, loaded_version))
-    except StaleVersion:
-        raise Conflict(
-            "The organization changed meanwhile; retry.", slug="concurrent-change"
-        ) from None
-
-
 async def _rehome_descendants(
     repo: OrganizationRepository, org: Organization, ancestors: Sequence[Link]
 ) -> list[Organization]:
     """A move or a change of scope can change the ministry of everything below."""
     chains: dict[str, list[Link]] = {org.id: [org.link, *ancestors]}
     changed: list[Organization] = []
-    for child, _ in await repo.descendants(org.id, for_update=True):
+    for child, _ in await repo.descendants(org.id):
         parent_chain = chains.get(child.parent_id or "")
         if parent_chain is None:
             continue
-        loaded = child.version
         if child.rehome(parent_chain, org.updated_at):
-            await _save(repo, child, loaded)
+            await repo.save(child)
             changed.append(child)
         chains[child.id] = [child.link, *parent_chain]
     return changed
-
-
-# --- use cases ---------------------------------------------------------------------------------
-
-
-class OrganizationService:
-    def __init__(self, uow: UnitOfWork, home_countries: Sequence[str]) -> None:
-        self.uow = uow
-        self.home_countries = list(home_countries)
-
-    async def create(self, fields: Mapping[str, Any]) -> Organization:
-        async with self.uow:
-            return await register_in(self.uow, fields, home_countries=self.home_countries)
-
-    async def update(
-        self, org_id: str, changes: Mapping[str, Any], if_match: str | None
-    ) -> Organization:
-        async with self.uow:
-            repo = OrganizationRepository(self.uow.session)
-            org = await load(repo, org_id, for_update=True)
-            require_if_match(if_match, org.version)
-            await revise_in(self.uow, org, changes, home_countries=self.home_countries)
-            return org
-
-    async def archive(self, org_id: str, if_match: str | None) -> Organization:
-        return await self._status(org_id, if_match, archive=True)
-
-    async def restore(self, org_id: str, if_match: str | None) -> Organization:
-        return await self._status(org_id, if_match, archive=False)
-
-    async def _status(self, org_id: str, if_match: str | None, *, archive: bool) -> Organization:
-        async with self.uow:
-            repo = OrganizationRepository(self.uow.session)
-            org = await load(repo, org_id, for_update=True)
-            if if_match is not None:  # optional on actions, honoured when sent
-                require_if_match(if_match, org.version)
-            loaded = org.version
-            now = utcnow()
-            domain(lambda: org.archive(now) if archive else org.restore(now))
-            await _save(repo, org, loaded)
-            self.uow.track(org)
-            action = "archived" if archive else "restored"
-            self.uow.audit(f"{ENTITY}.{action}", ENTITY, org.id, ["status"])
-            return org

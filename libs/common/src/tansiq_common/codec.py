@@ -1,0 +1,167 @@
+"""One field list: an aggregate's dataclass fields are its state.
+
+This module turns a dataclass into JSON (events, responses) and into a table row, and back, by
+reading the dataclass's own fields and type hints; so adding a field to an aggregate touches the
+model, the table (and its migration) and the API schema, nothing else. Pure Python apart from
+reading column names off the table it is given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# Fields that are bookkeeping of the aggregate object, never state.
+NOT_STATE = frozenset({"events"})
+
+_NATIVE = (str, int, bool, float, Decimal, datetime, date)
+
+
+_FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
+def state_fields(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(name, type) of every state field of dataclass `cls`, in declaration order."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = _FIELDS[cls] = tuple(
+            (f.name, hints[f.name])
+            for f in dataclasses.fields(cls)
+            if f.name not in NOT_STATE and not f.metadata.get("transient")
+        )
+    return found
+
+
+def to_json(value: Any) -> Any:
+    """A JSON-ready copy: dataclasses become objects, enums their values, sets sorted lists,
+    dates ISO strings, decimals strings (money is never a float)."""
+    if isinstance(value, Enum):
+        return value.value
+    if value is None or isinstance(value, str | int | bool | float):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: to_json(getattr(value, name)) for name, _ in state_fields(type(value))}
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, frozenset | set):
+        return sorted(to_json(v) for v in value)
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, Iterable):
+        return [to_json(v) for v in value]
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def from_json(tp: Any, value: Any) -> Any:
+    """The value of type `tp` that `to_json` (or a database row) gave `value` for."""
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        return from_json(options[0], value) if len(options) == 1 else value
+    if origin in (tuple, list, frozenset, set):
+        args = typing.get_args(tp)
+        item = args[0] if args else Any
+        items = [from_json(item, v) for v in value]
+        return origin(items)
+    if origin in (dict, Mapping) or tp in (dict, Any) or origin is typing.Annotated:
+        return value
+    if isinstance(tp, type):
+        if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+            return value
+        if issubclass(tp, Enum):
+            return tp(value)
+        if dataclasses.is_dataclass(tp):
+            return tp(**{n: from_json(t, value.get(n)) for n, t in state_fields(tp) if n in value})
+        if tp is datetime:
+            return datetime.fromisoformat(value)
+        if tp is date:
+            return date.fromisoformat(value)
+        if tp is Decimal:
+            return Decimal(str(value))
+        if tp in (str, int, bool, float):
+            return tp(value)
+    return value
+
+
+def _to_column(value: Any) -> Any:
+    """What a column stores: scalars and times as they are, the rest as JSON (JSONB, arrays)."""
+    if value is None or isinstance(value, _NATIVE):
+        return value.value if isinstance(value, Enum) else value
+    return to_json(value)
+
+
+class RowMapper:
+    """Maps a dataclass aggregate to the row of its table and back.
+
+    Every state field is stored in the column of the same name, except those `flatten` names: a
+    nested dataclass whose fields are stored in `<prefix><field>` columns (e.g. `names` →
+    `name_ar`, `name_en`). Columns with no field (derived ones such as a search text) come from
+    the repository's `extra_columns`.
+    """
+
+    def __init__(self, cls: type[T], flatten: Mapping[str, str] | None = None) -> None:
+        self.cls = cls
+        self.flatten = dict(flatten or {})
+        self.fields = state_fields(cls)
+
+    def to_row(self, obj: Any) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        for name, _ in self.fields:
+            value = getattr(obj, name)
+            prefix = self.flatten.get(name)
+            if prefix is None:
+                row[name] = _to_column(value)
+            else:
+                for sub, _ in state_fields(type(value)):
+                    row[f"{prefix}{sub}"] = _to_column(getattr(value, sub))
+        return row
+
+    def from_row(self, row: Any, **extra: Any) -> Any:
+        data = row._mapping if hasattr(row, "_mapping") else row
+        values: dict[str, Any] = {}
+        for name, tp in self.fields:
+            prefix = self.flatten.get(name)
+            if prefix is None:
+                value = data[name]
+                values[name] = str(value) if _is_text(tp) and value is not None else value
+                values[name] = from_json(tp, values[name])
+            else:
+                nested = _unwrap(tp)
+                values[name] = nested(
+                    **{sub: data[f"{prefix}{sub}"] for sub, _ in state_fields(nested)}
+                )
+        return self.cls(**values, **extra)
+
+    def columns(self) -> list[str]:
+        return list(self.to_row_names())
+
+    def to_row_names(self) -> Iterable[str]:
+        for name, tp in self.fields:
+            prefix = self.flatten.get(name)
+            if prefix is None:
+                yield name
+            else:
+                yield from (f"{prefix}{sub}" for sub, _ in state_fields(_unwrap(tp)))
+
+
+def _unwrap(tp: Any) -> Any:
+    options = [a for a in typing.get_args(tp) if a is not type(None)]
+    return options[0] if options else tp
+
+
+def _is_text(tp: Any) -> bool:
+    # UUID columns come back as uuid.UUID with some drivers; a str field always gets a str.
+    return _unwrap(tp) is str

@@ -1,0 +1,115 @@
+"""Typed FastAPI dependencies every service's endpoints use, and the responses they return.
+
+    async def get_agreement(agreement_id: str, session: ReadSession, caller: Caller) -> ...
+    async def sign(agreement_id: str, uow: Uow, if_match: IfMatch, ...) -> ...
+
+`Caller` carries the verified principal and its organization scope; `Uow` is a unit of work
+acting as the principal; `ReadSession` a session for the query functions (reads take no
+transaction of their own: one statement, or several that need no common snapshot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tansiq_common.auth.dependencies import current_principal, get_scope
+from tansiq_common.auth.principal import Principal
+from tansiq_common.auth.scope import OrgScope
+from tansiq_common.etag import etag_for
+from tansiq_common.problems import Problem
+from tansiq_common.settings import ServiceSettings
+from tansiq_common.uow import UnitOfWork
+
+
+def get_settings(request: Request) -> ServiceSettings:
+    settings: ServiceSettings = request.app.state.settings
+    return settings
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.db.sessionmaker() as session:
+        yield session
+
+
+def get_uow(request: Request, principal: Principal = Depends(current_principal)) -> UnitOfWork:
+    return UnitOfWork(request.app.state.db.sessionmaker, actor=principal)
+
+
+@dataclass(frozen=True)
+class CallerContext:
+    """Who calls (the verified token) and where their organization sits in the registry."""
+
+    principal: Principal
+    scope: OrgScope
+
+
+def get_caller(
+    principal: Principal = Depends(current_principal), scope: OrgScope = Depends(get_scope)
+) -> CallerContext:
+    return CallerContext(principal, scope)
+
+
+Settings = Annotated[ServiceSettings, Depends(get_settings)]
+ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
+Uow = Annotated[UnitOfWork, Depends(get_uow)]
+Caller = Annotated[CallerContext, Depends(get_caller)]
+Scope = Annotated[OrgScope, Depends(get_scope)]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+# --- JSON merge patch --------------------------------------------------------------------------
+
+
+class UnsupportedMediaType(Problem):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+MERGE_PATCH_TYPES = ("application/merge-patch+json", "application/json")
+
+
+def merge_patch_content(request: Request, _: Principal = Depends(current_principal)) -> None:
+    """PATCH bodies are JSON merge patches (RFC 7396); any other media type is refused, not
+    guessed at. Depends on the caller first: an anonymous caller hears 401, not 415."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in MERGE_PATCH_TYPES:
+        raise UnsupportedMediaType(
+            "Send the changes as application/merge-patch+json (or application/json).",
+            headers={"Accept-Patch": ", ".join(MERGE_PATCH_TYPES)},
+        )
+
+
+MergePatch = Depends(merge_patch_content)
+
+
+def merge_patch_body(schema_name: str) -> dict[str, Any]:
+    """`openapi_extra` documenting a PATCH body as merge-patch JSON of `schema_name`."""
+    ref = {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}
+    return {
+        "requestBody": {"content": {"application/merge-patch+json": ref, "application/json": ref}}
+    }
+
+
+# --- versioned responses -----------------------------------------------------------------------
+
+
+def versioned(
+    schema: type[BaseModel],
+    state: Mapping[str, Any],
+    status_code: int = 200,
+    *,
+    location: str | None = None,
+) -> JSONResponse:
+    """A record's representation with its ETag (from `state["version"]`) and, on create, its
+    Location. `schema` shapes the body exactly as the OpenAPI document says."""
+    body = schema.model_validate(state).model_dump(mode="json")
+    headers = {"ETag": etag_for(int(state["version"]))}
+    if location is not None:
+        headers["Location"] = location
+    return JSONResponse(body, status_code, headers=headers)

@@ -1,0 +1,1 @@
+"""Focal points of organizations: personal data, never in events."""
