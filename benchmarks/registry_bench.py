@@ -38,10 +38,10 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import make_url
 from tansiq_common.auth.devkeys import SigningKey, jwks_document, token_claims
 from tansiq_common.pagination import DEFAULT_LIMIT, encode_cursor
+from tansiq_common.search import search_text
 from tansiq_common.testing import databases, processes
 from tansiq_registry import MIGRATIONS_DIR
 from tansiq_registry.organizations import queries
-from tansiq_registry.organizations.normalize import search_text
 
 AR_WORDS = [
     "وزارة",

@@ -8,13 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from tansiq_common.pagination import after_cursor, split_page
+from tansiq_common.search import matches
 
 from tansiq_registry.organizations.model import Link, Organization, OrganizationNotFound, Status
-from tansiq_registry.organizations.normalize import query_terms
 from tansiq_registry.organizations.repository import MAPPER, chain, descendant_ids, parse_id
 from tansiq_registry.organizations.tables import organizations
 
-MAX_TERMS = 8
 # The hierarchy view lists at most this many descendants (`descendants_truncated` says so).
 MAX_DESCENDANTS = 1000
 
@@ -59,10 +58,6 @@ class OrganizationFilter:
     include_archived: bool = False
 
 
-def _like_escape(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _conditions(f: OrganizationFilter) -> list[sa.ColumnElement[bool]]:
     t = organizations
     where: list[sa.ColumnElement[bool]] = []
@@ -86,10 +81,8 @@ def _conditions(f: OrganizationFilter) -> list[sa.ColumnElement[bool]]:
         where.append(t.c.status == f.status)
     elif not f.include_archived:
         where.append(t.c.status == Status.active.value)
-    if f.q:
-        # Every term must occur in the normalised text; the trigram index serves LIKE '%term%'.
-        for term in query_terms(f.q)[:MAX_TERMS]:
-            where.append(t.c.search_text.like(f"%{_like_escape(term)}%", escape="\\"))
+    # Every term must occur in the normalised text; the trigram index serves LIKE '%term%'.
+    where.extend(matches(t.c.search_text, f.q))
     return where
 
 

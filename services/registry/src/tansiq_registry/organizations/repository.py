@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tansiq_common.codec import RowMapper
 from tansiq_common.domain import RuleConflict
 from tansiq_common.repository import VersionedRepository, parse_id
+from tansiq_common.search import search_text
 
 from tansiq_registry.organizations.model import Link, Organization, Scope, Status
-from tansiq_registry.organizations.normalize import search_text
 from tansiq_registry.organizations.tables import organizations
 
 __all__ = ["OrganizationRepository", "chain", "descendant_ids", "parse_id"]

@@ -3,12 +3,16 @@
 Only what users type interchangeably is folded: Arabic diacritics (tashkeel) and tatweel are
 dropped, alef forms become bare alef, taa marbuta becomes haa, alef maqsura becomes yaa, and Latin
 text is case-folded. Hamza on waw or yaa (ؤ, ئ) is kept: those spell different words.
+
+Every service's bilingual `q` uses it: a `search_text` column (trigram-indexed) holds the
+normalised fields, and each query term must occur in it (`like_any_term`).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 # Harakat, tanween, shadda, sukun, Quranic annotation marks, superscript alef, and tatweel.
 _DROPPED = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
@@ -43,3 +47,20 @@ def search_text(*parts: str | None) -> str:
 def query_terms(q: str) -> list[str]:
     """Each whitespace-separated term of a query must occur somewhere in the search text."""
     return [term for term in normalize(q).split(" ") if term]
+
+
+MAX_TERMS = 8
+
+
+def like_escape(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def matches(column: Any, q: str | None) -> list[Any]:
+    """WHERE clauses for a bilingual query over a normalised `search_text` column: every term
+    (at most MAX_TERMS) occurs in it; LIKE wildcards in the query match themselves."""
+    if not q:
+        return []
+    return [
+        column.like(f"%{like_escape(term)}%", escape="\\") for term in query_terms(q)[:MAX_TERMS]
+    ]

@@ -1,4 +1,4 @@
-from tansiq_registry.organizations.normalize import normalize, query_terms, search_text
+from tansiq_common.search import normalize, query_terms, search_text
 
 
 def test_alef_forms_fold_to_bare_alef():
