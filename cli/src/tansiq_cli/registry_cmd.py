@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,11 +19,12 @@ def _import_group() -> None:
     """Import records from files (a group, so more record types can follow)."""
 
 
-def _with_database(work: Callable[[Any, Any], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+def _with_database(
+    work: Callable[[Any, Any], Awaitable[dict[str, Any]]], service: str = "registry"
+) -> dict[str, Any]:
     from tansiq_common.db import Database
-    from tansiq_registry.settings import get_settings
 
-    settings = get_settings()
+    settings = importlib.import_module(f"tansiq_{service}.settings").get_settings()
 
     async def main() -> dict[str, Any]:
         db = Database(settings.database_url, application_name="tansiq-cli")
@@ -34,19 +36,43 @@ def _with_database(work: Callable[[Any, Any], Awaitable[dict[str, Any]]]) -> dic
     return asyncio.run(main())
 
 
+# Services after the registry that bring demo data: `tansiq_<name>.demo.seed(db, settings)`
+# returns a report with at least `created`, `kept` and `failed` (and `errors` when it failed).
+DEMO_SERVICES = ("agreements", "engagements", "reporting")
+
+
 def seed() -> None:
-    """Load the demo organizations into the registry: the missing ones are created, those
-    already there are kept as users left them (running it again changes nothing)."""
+    """Load the demo data: the registry's organizations first, then each service's records.
+
+    Missing records are created; those already there are kept as users left them, so running
+    it again changes nothing and never fails on what users did meanwhile.
+    """
     from tansiq_registry.organizations.demo import seed as seed_registry
 
     report = _with_database(lambda db, s: seed_registry(db, s.home_countries))
+    _say("registry", report)
+    failed = bool(report["failed"])
+    for name in DEMO_SERVICES:
+        try:
+            demo = importlib.import_module(f"tansiq_{name}.demo")
+        except ModuleNotFoundError as exc:
+            if exc.name in (f"tansiq_{name}.demo", f"tansiq_{name}"):
+                continue
+            raise
+        report = _with_database(demo.seed, service=name)
+        _say(name, report)
+        failed = failed or bool(report["failed"])
+    if failed:
+        raise typer.Exit(1)
+
+
+def _say(name: str, report: dict[str, Any]) -> None:
     typer.echo(
-        f"registry: {report['created']} created, {report['kept']} kept as they are, "
+        f"{name}: {report['created']} created, {report['kept']} kept as they are, "
         f"{report['failed']} failed"
     )
     if report["failed"]:
-        typer.echo(json.dumps(report["errors"], ensure_ascii=False, indent=2), err=True)
-        raise typer.Exit(1)
+        typer.echo(json.dumps(report.get("errors", []), ensure_ascii=False, indent=2), err=True)
 
 
 @import_app.command("organizations")
