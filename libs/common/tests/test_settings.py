@@ -42,5 +42,8 @@ def test_production_accepts_real_secrets(monkeypatch):
         environment="production",
         database_url="postgresql+asyncpg://app:s3cr3t-from-vault@db/x",
         auth_jwks_url="https://idp.gov.example/.well-known/jwks.json",
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_username="registry",
+        kafka_sasl_password="from-the-kafka-user-secret",
     )
     assert settings.environment == "production"

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from tansiq_common.db import Database, new_metadata
 from tansiq_common.events.consumer import ConsumerSpec, apply_if_newer
+from tansiq_common.events.contracts import TopicContract
 from tansiq_common.events.envelope import Envelope
 from tansiq_common.events.topics import TopicSpec, dlq_name, ensure_topics
 from tansiq_common.uow import UnitOfWork
@@ -75,12 +76,24 @@ async def record_application(session: AsyncSession, envelope: Envelope) -> None:
     )
 
 
-def thing_consumer(topic: str, name: str = "test.things") -> ConsumerSpec:
+THING_RENAMED = "tansiq.test.thing.renamed.v1"
+
+
+def thing_contracts(*topics: str, producer: str = "/tansiq/test") -> dict[str, TopicContract]:
+    """A test topic's one producer is the service "test" (what `event()` and the tests' relays
+    send as ce_source) unless a test says otherwise; it carries one event type."""
+    return {topic: TopicContract(topic, producer, frozenset({THING_RENAMED})) for topic in topics}
+
+
+def thing_consumer(
+    topic: str, name: str = "test.things", producer: str = "/tansiq/test"
+) -> ConsumerSpec:
     return ConsumerSpec(
         name=name,
         topics=[topic],
-        handlers={"tansiq.test.thing.renamed.v1": record_application},
+        handlers={THING_RENAMED: record_application},
         tables=["test_things", "test_applications"],
+        contracts=thing_contracts(topic, producer=producer),
     )
 
 

@@ -22,7 +22,15 @@ from tansiq_common.events.replay import replay
 from tansiq_common.events.topics import dlq_name
 from tansiq_common.testing.kafka import read_topic
 
-from .conftest import applications, headers_of, record_application, scalar, thing_consumer, things
+from .conftest import (
+    applications,
+    headers_of,
+    record_application,
+    scalar,
+    thing_consumer,
+    thing_contracts,
+    things,
+)
 
 
 def event(thing_id: str, version: int, name: str, event_id: str | None = None):
@@ -122,6 +130,7 @@ async def test_a_poison_message_goes_to_the_dlq_and_the_next_is_applied(
         name="test.poison",
         topics=[topic],
         handlers={"tansiq.test.thing.renamed.v1": explode_on_request},
+        contracts=thing_contracts(topic),
     )
     await produce(
         kafka_bootstrap,

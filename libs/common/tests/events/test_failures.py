@@ -89,7 +89,7 @@ async def test_relay_killed_mid_batch_loses_nothing_and_effects_are_not_duplicat
     )
     assert len({headers_of(r)["ce_id"] for r in records}) == total  # every event delivered
     runner = ConsumerRunner(
-        spec=thing_consumer(topic),
+        spec=thing_consumer(topic, producer="/tansiq/crash"),  # the relay killed above
         service="test",
         sessionmaker=read_model.sessionmaker,
         bootstrap=kafka_bootstrap,

@@ -88,7 +88,7 @@ async def test_rows_committed_out_of_seq_order_are_all_sent(
         await slow.__aenter__()
         slow.track(early)
         early.rename("first seq")
-        await slow._flush_side_effects(slow.session)  # takes the lower seq, not yet committed
+        await slow.flush_side_effects()  # takes the lower seq, not yet committed
         await rename(infra_db, late, "second seq")  # commits and is sent first
         await wait_until_sent(infra_db, 1)
         await slow.__aexit__(None, None, None)

@@ -14,7 +14,7 @@ from tansiq_common.background import Stopped, running_in_background, unless_stop
 from tansiq_common.events import metrics
 from tansiq_common.events.consumer import ConsumerSpec, running_consumer
 
-from .conftest import record_application, scalar
+from .conftest import record_application, scalar, thing_contracts
 from .test_consumer import event, produce, runner_for, wait_for
 
 NAME = "test.rebalanced"
@@ -29,7 +29,12 @@ def tagged_spec(topic: str, seen: Counter[int]) -> ConsumerSpec:
         await record_application(session, envelope)
         seen[envelope.partition] += 1
 
-    return ConsumerSpec(name=NAME, topics=[topic], handlers={"tansiq.test.thing.renamed.v1": apply})
+    return ConsumerSpec(
+        name=NAME,
+        topics=[topic],
+        handlers={"tansiq.test.thing.renamed.v1": apply},
+        contracts=thing_contracts(topic),
+    )
 
 
 async def committed_and_end_offsets(bootstrap: str, group: str, topic: str):
@@ -133,7 +138,10 @@ async def test_a_consumer_of_a_missing_topic_stops_on_request(
     read_model, kafka_bootstrap, topic_prefix
 ):
     # aiokafka's start() waits for a missing topic to appear, past any timeout of its own.
-    spec = ConsumerSpec(name="test.missing", topics=["test.never.created.v1"], handlers={})
+    missing = "test.never.created.v1"
+    spec = ConsumerSpec(
+        name="test.missing", topics=[missing], handlers={}, contracts=thing_contracts(missing)
+    )
     runner = runner_for(read_model, spec, kafka_bootstrap, topic_prefix)
     async with running_in_background(runner.run(), runner.stop, name="missing", grace_s=8) as task:
         await asyncio.sleep(1)  # well into start()

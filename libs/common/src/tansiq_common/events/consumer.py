@@ -2,10 +2,19 @@
 
 For each message, in partition order:
 1. decode the CloudEvent (undecodable or invalid: straight to ``<topic>.dlq``);
-2. in one transaction, record the event id in ``processed_events`` and run the handler; an id
+2. check it is authentic: its ``ce_source`` is the topic's one producer and its ``ce_type`` one
+   the catalogue lists for the topic (``events.contracts``); if not, straight to the DLQ with
+   ``dlq_reason`` ``wrong-source`` or ``unknown-type``, so a forged or misrouted event never
+   reaches a read model, live or on replay;
+3. in one transaction, record the event id in ``processed_events`` and run the handler; an id
    already recorded means a redelivery, and nothing is run;
-3. only after that transaction committed is the offset committed (auto commit is off).
-A crash between 2 and 3 redelivers the message, which step 2 makes a no-op.
+4. only after that transaction committed is the offset committed (auto commit is off).
+A crash between 3 and 4 redelivers the message, which step 3 makes a no-op.
+
+Handlers take ``(session, envelope)``; a spec with ``uses_uow=True`` gets ``(uow, envelope)``
+instead: a unit of work inside the consumer's transaction (actor ``consumer:<spec name>``, the
+event id as request id), so a consumer can publish events and write audit rows that commit with
+its read-model change.
 
 Errors: an outage (database or broker unreachable) is retried with backoff for as long as it lasts,
 since the event is fine and dead-lettering it would lose it; any other handler error is retried
@@ -36,16 +45,37 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tansiq_common.app import Component
 from tansiq_common.background import Stopped, running_in_background, sleep_unless, unless_stopped
+from tansiq_common.context import request_id_var, traceparent_var
 from tansiq_common.events import metrics
+from tansiq_common.events.contracts import TopicContract, contract_for
 from tansiq_common.events.envelope import Envelope, InvalidEvent, KafkaRecord
-from tansiq_common.events.kafka import Backoff, add_kafka_check, idempotent_producer
+from tansiq_common.events.kafka import (
+    Backoff,
+    KafkaSecurity,
+    add_kafka_check,
+    group_consumer,
+    idempotent_producer,
+)
 from tansiq_common.events.topics import dlq_name
 from tansiq_common.schema import processed_events
+from tansiq_common.uow import SystemActor, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+UowHandler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
+# What a spec's handlers map holds: Handlers, or UowHandlers when the spec says uses_uow.
+AnyHandler = Callable[[Any, Envelope], Awaitable[None]]
 Outcome = Literal["applied", "duplicate", "ignored", "dead-lettered"]
+
+
+class Unauthentic(InvalidEvent):
+    """The event does not come from its topic's producer, or is of a type it does not emit."""
+
+    def __init__(self, reason: str, explanation: str) -> None:
+        super().__init__(explanation)
+        self.reason = reason
+
 
 # Errors that say the event itself is wrong: retrying cannot help.
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (InvalidEvent, pydantic.ValidationError)
@@ -55,8 +85,16 @@ PERMANENT_ERRORS: tuple[type[BaseException], ...] = (InvalidEvent, pydantic.Vali
 class ConsumerSpec:
     name: str  # e.g. "agreements.organizations"
     topics: Sequence[str]  # logical names; TOPIC_PREFIX is added from the settings
-    handlers: Mapping[str, Handler]  # by ce_type; "*" handles any type
-    tables: Sequence[str] = ()  # the read-model tables `tansiq replay` truncates
+    # By ce_type; "*" handles any type the topic's contract lists. (session, envelope), or
+    # (uow, envelope) with uses_uow=True.
+    handlers: Mapping[str, AnyHandler]
+    tables: Sequence[str] = ()  # the read-model tables `tansiq replay` empties
+    uses_uow: bool = False
+    # Contracts of topics that tansiq_common.events.contracts does not list (tests, benchmarks).
+    contracts: Mapping[str, TopicContract] = field(default_factory=dict)
+
+    def contract(self, topic: str) -> TopicContract:
+        return contract_for(topic, self.contracts)
 
 
 class ConsumerSettings(BaseSettings):
@@ -90,7 +128,15 @@ class ConsumerRunner:
     topic_prefix: str = ""
     settings: ConsumerSettings = field(default_factory=ConsumerSettings)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    security: KafkaSecurity = field(default_factory=KafkaSecurity.from_env)
     _dlq: AIOKafkaProducer | None = None
+
+    def __post_init__(self) -> None:
+        # Fail at start, not per message: a consumer of a topic without a known producer could
+        # only dead-letter everything.
+        self._contracts = {
+            f"{self.topic_prefix}{topic}": self.spec.contract(topic) for topic in self.spec.topics
+        }
 
     @property
     def topics(self) -> list[str]:
@@ -105,7 +151,10 @@ class ConsumerRunner:
     async def process(self, record: KafkaRecord) -> Outcome:
         """Apply one message exactly once, or dead-letter it; raise only when stopping."""
         try:
-            envelope = Envelope.from_record(record)
+            envelope = self._authentic(record)
+        except Unauthentic as exc:
+            await self._dead_letter(record, exc, exc.reason, attempts=0)
+            return "dead-lettered"
         except InvalidEvent as exc:
             await self._dead_letter(record, exc, "invalid", attempts=0)
             return "dead-lettered"
@@ -161,7 +210,7 @@ class ConsumerRunner:
             await self.process(record)
 
     async def _apply_together(self, records: Sequence[KafkaRecord]) -> list[Outcome]:
-        envelopes = [Envelope.from_record(record) for record in records]
+        envelopes = [self._authentic(record) for record in records]
         outcomes: list[Outcome] = []
         async with self.sessionmaker() as session, session.begin():
             for envelope in envelopes:
@@ -174,7 +223,19 @@ class ConsumerRunner:
                     outcomes.append("duplicate")
         return outcomes
 
-    def _handler_for(self, envelope: Envelope) -> Handler | None:
+    def _authentic(self, record: KafkaRecord) -> Envelope:
+        """The decoded event, if its topic's producer sent it and the type is the topic's;
+        raises InvalidEvent (Unauthentic) otherwise."""
+        envelope = Envelope.from_record(record)
+        contract = self._contracts.get(record.topic)
+        if contract is None:  # a topic the spec does not name: nothing vouches for it
+            raise Unauthentic("wrong-source", f"{record.topic} is not a topic of this consumer")
+        violation = contract.violation(envelope.source, envelope.type)
+        if violation is not None:
+            raise Unauthentic(*violation)
+        return envelope
+
+    def _handler_for(self, envelope: Envelope) -> AnyHandler | None:
         return self.spec.handlers.get(envelope.type) or self.spec.handlers.get("*")
 
     def _count(self, record: KafkaRecord, outcome: Outcome) -> None:
@@ -184,11 +245,13 @@ class ConsumerRunner:
         elif outcome == "duplicate":
             metrics.CONSUMER_DUPLICATES.labels(*labels).inc()
 
-    async def _apply(self, envelope: Envelope, handler: Handler) -> bool:
+    async def _apply(self, envelope: Envelope, handler: AnyHandler) -> bool:
         async with self.sessionmaker() as session, session.begin():
             return await self._apply_in(session, envelope, handler)
 
-    async def _apply_in(self, session: AsyncSession, envelope: Envelope, handler: Handler) -> bool:
+    async def _apply_in(
+        self, session: AsyncSession, envelope: Envelope, handler: AnyHandler
+    ) -> bool:
         """Record the event id and run the handler in `session`'s transaction; False if this
         consumer applied the event before."""
         first_time = await session.execute(
@@ -205,7 +268,19 @@ class ConsumerRunner:
         )
         if first_time.first() is None:
             return False
-        await handler(session, envelope)
+        # Audit rows and events the handler causes carry the event as their request.
+        request_id = request_id_var.set(envelope.id)
+        traceparent = traceparent_var.set(envelope.headers.get("traceparent"))
+        try:
+            if self.spec.uses_uow:
+                uow = UnitOfWork.within(session, SystemActor(sub=f"consumer:{self.spec.name}"))
+                await handler(uow, envelope)
+                await uow.flush_side_effects()
+            else:
+                await handler(session, envelope)
+        finally:
+            traceparent_var.reset(traceparent)
+            request_id_var.reset(request_id)
         return True
 
     async def _dead_letter(
@@ -229,7 +304,9 @@ class ConsumerRunner:
         while True:  # the DLQ write must succeed before the offset moves past the message
             try:
                 if self._dlq is None:
-                    self._dlq = idempotent_producer(self.bootstrap, f"tansiq-dlq-{self.service}")
+                    self._dlq = idempotent_producer(
+                        self.bootstrap, f"tansiq-dlq-{self.service}", security=self.security
+                    )
                     await self._dlq.start()
                 await self._dlq.send_and_wait(
                     dlq_name(record.topic), value=record.value, key=record.key, headers=headers
@@ -277,8 +354,9 @@ class ConsumerRunner:
     async def _consume(self) -> None:
         state = _GroupState()
         positions: dict[TopicPartition, int] = {}
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+        consumer = group_consumer(
+            self.bootstrap,
+            security=self.security,
             group_id=self.group_id,
             client_id=f"tansiq-{self.service}-{self.spec.name}",
             enable_auto_commit=False,
@@ -439,6 +517,7 @@ def consumer_component(spec: ConsumerSpec) -> Component:
             sessionmaker=app.state.db.sessionmaker,
             bootstrap=bootstrap,
             topic_prefix=settings.topic_prefix,
+            security=settings.kafka_security(),
         )
         async with running_consumer(runner):
             yield

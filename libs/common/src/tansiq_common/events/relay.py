@@ -41,7 +41,12 @@ from tansiq_common.app import Component
 from tansiq_common.background import running_in_background, sleep_unless
 from tansiq_common.events import metrics
 from tansiq_common.events.envelope import cloudevent_headers
-from tansiq_common.events.kafka import Backoff, add_kafka_check, idempotent_producer
+from tansiq_common.events.kafka import (
+    Backoff,
+    KafkaSecurity,
+    add_kafka_check,
+    idempotent_producer,
+)
 from tansiq_common.events.outbox import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -86,6 +91,7 @@ class Relay:
     topic_prefix: str = ""
     settings: RelaySettings = field(default_factory=RelaySettings)
     producer_options: dict[str, Any] = field(default_factory=dict)
+    security: KafkaSecurity = field(default_factory=KafkaSecurity.from_env)
     # Test hook: called after Kafka acked a batch and before the rows are marked sent.
     after_ack: Any = None
 
@@ -163,6 +169,7 @@ class Relay:
         producer = idempotent_producer(
             self.bootstrap,
             f"tansiq-relay-{self.service}",
+            security=self.security,
             request_timeout_ms=self.settings.request_timeout_ms,
             **self.producer_options,
         )
@@ -306,6 +313,7 @@ def relay_component(service: str) -> Component:
             database_url=app.state.db.url,
             bootstrap=bootstrap,
             topic_prefix=settings.topic_prefix,
+            security=settings.kafka_security(),
         )
         async with running_relay(relay):
             yield

@@ -15,10 +15,11 @@ from collections import Counter
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tansiq_common.events.consumer import ConsumerRunner, ConsumerSettings, ConsumerSpec
+from tansiq_common.events.kafka import KafkaSecurity, group_consumer
 from tansiq_common.schema import processed_events
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,9 @@ async def replay(
     bootstrap: str,
     topic_prefix: str = "",
     settings: ConsumerSettings | None = None,
+    security: KafkaSecurity | None = None,
 ) -> ReplayResult:
+    security = security if security is not None else KafkaSecurity.from_env()
     runner = ConsumerRunner(
         spec=spec,
         service=service,
@@ -62,10 +65,12 @@ async def replay(
         bootstrap=bootstrap,
         topic_prefix=topic_prefix,
         settings=settings or ConsumerSettings(),
+        security=security,
     )
     await reset_read_models(sessionmaker, spec)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+    consumer = group_consumer(
+        bootstrap,
+        security=security,
         group_id=None,
         enable_auto_commit=False,
         isolation_level="read_committed",
