@@ -1,17 +1,27 @@
 """Idempotency-Key on POST: the same key and body within 24 h answer the first response.
 
 The same key with another body is refused with 422; a key whose first request is still running
-answers 409. Only successful (2xx) responses are kept, so a client can fix a rejected request and
-send it again under the same key. The caller is identified by the authenticator (sub and org), so
+answers 409 with Retry-After. Only successful (2xx) responses are kept, so a client can fix a
+rejected request (or retry after a 5xx) and send it again under the same key. The caller is
+identified by the authenticator (sub and org, encoded so that no two callers share a key), so
 one caller's key never replays another caller's response.
+
+While a request runs, its key is leased: a heartbeat extends the lease every third of its length,
+so a retry of a long request (an import) answers 409 for as long as the first one runs, and a
+request whose process died is taken over once its lease ran out. The lease's end time doubles as
+a fencing token: a request that lost its lease (its heartbeat could not reach the database) does
+not overwrite the response of the request that took over.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -25,12 +35,33 @@ from tansiq_common.schema import idempotency_keys
 
 log = logging.getLogger(__name__)
 
-CallerIdentifier = Callable[[Scope], Awaitable[str | None]]
+# The caller as parts (e.g. (sub, org)), encoded by `caller_key`; a str is used as it is, so it
+# must be unambiguous already. None: unauthenticated.
+CallerIdentifier = Callable[[Scope], Awaitable[str | Sequence[str | None] | None]]
 
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
-IN_FLIGHT_LEASE = timedelta(seconds=60)
+IN_FLIGHT_LEASE = timedelta(seconds=60)  # renewed while the request runs
+RETRY_AFTER_S = 1
 REPLAYED_HEADERS = {b"content-type", b"location", b"etag"}
+
+
+def caller_key(*parts: str | None) -> str:
+    """One string per caller that no other caller can produce: a JSON array of the parts, so a
+    `|` (or anything else) inside a subject cannot make it equal another subject's key."""
+    return json.dumps(list(parts), ensure_ascii=False, separators=(",", ":"))
+
+
+def _caller(identified: str | Sequence[str | None]) -> str:
+    return identified if isinstance(identified, str) else caller_key(*identified)
+
+
+@dataclass
+class _Lease:
+    """The in-flight lease this request holds: `until` is also its fencing token."""
+
+    until: datetime
+    lost: bool = False
 
 
 def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
@@ -42,9 +73,15 @@ def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, ttl: timedelta = timedelta(hours=24)) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        ttl: timedelta = timedelta(hours=24),
+        lease: timedelta = IN_FLIGHT_LEASE,
+    ) -> None:
         self.app = app
         self.ttl = ttl
+        self.lease = lease
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -61,10 +98,11 @@ class IdempotencyMiddleware:
                 scope, receive, send, Problem("Idempotency-Key must be 1 to 255 characters.")
             )
             return
-        caller = await identify(scope)
-        if caller is None:  # unauthenticated: the endpoint answers 401 on its own
+        identified = await identify(scope)
+        if identified is None:  # unauthenticated: the endpoint answers 401 on its own
             await self.app(scope, receive, send)
             return
+        caller = _caller(identified)
         body: bytes = scope.get("state", {}).get("raw_body", b"")
         print_ = fingerprint(scope["method"], scope["path"], scope.get("query_string", b""), body)
         db: Database = state.db
@@ -75,6 +113,7 @@ class IdempotencyMiddleware:
         if isinstance(verdict, tuple):
             await self._replay(send, *verdict)
             return
+        lease = verdict
 
         status = 500
         headers: list[tuple[bytes, bytes]] = []
@@ -90,15 +129,17 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, capture)
+            async with self._leased(db, caller, key, lease):
+                await self.app(scope, receive, capture)
         finally:
-            await self._settle(db, caller, key, status, headers, b"".join(chunks))
+            await self._settle(db, caller, key, lease, status, headers, b"".join(chunks))
 
     async def _claim(
         self, db: Database, caller: str, key: str, scope: Scope, print_: str
-    ) -> Problem | tuple[int, list[tuple[bytes, bytes]], bytes] | None:
-        """None: this request runs. A tuple: replay it. A Problem: refuse."""
+    ) -> Problem | tuple[int, list[tuple[bytes, bytes]], bytes] | _Lease:
+        """A lease: this request runs. A tuple: replay it. A Problem: refuse."""
         now = datetime.now(UTC)
+        lease = _Lease(now + self.lease)
         async with db.engine.begin() as conn:
             await conn.execute(
                 sa.delete(idempotency_keys).where(
@@ -115,14 +156,14 @@ class IdempotencyMiddleware:
                     method=scope["method"],
                     path=scope["path"],
                     fingerprint=print_,
-                    locked_until=now + IN_FLIGHT_LEASE,
+                    locked_until=lease.until,
                     expires_at=now + self.ttl,
                 )
                 .on_conflict_do_nothing()
                 .returning(idempotency_keys.c.key)
             )
             if inserted.first() is not None:
-                return None
+                return lease
             row = (
                 await conn.execute(
                     sa.select(idempotency_keys)
@@ -146,26 +187,75 @@ class IdempotencyMiddleware:
                 return Conflict(
                     "A request with this Idempotency-Key is still being processed.",
                     slug="idempotency-key-in-flight",
-                    headers={"Retry-After": "1"},
+                    headers={"Retry-After": str(RETRY_AFTER_S)},
                 )
-            # The first attempt died mid-way: this one takes over.
+            # The first attempt died mid-way (its lease ran out unrenewed): this one takes over.
             await conn.execute(
                 sa.update(idempotency_keys)
                 .where(idempotency_keys.c.caller == caller, idempotency_keys.c.key == key)
-                .values(locked_until=now + IN_FLIGHT_LEASE)
+                .values(locked_until=lease.until)
             )
-            return None
+            return lease
+
+    @contextlib.asynccontextmanager
+    async def _leased(
+        self, db: Database, caller: str, key: str, lease: _Lease
+    ) -> AsyncIterator[None]:
+        """Renew the lease while the request runs."""
+        stop = asyncio.Event()
+        heartbeat = asyncio.create_task(
+            self._renew(db, caller, key, lease, stop), name=f"idempotency-lease-{key[:40]}"
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await heartbeat
+
+    async def _renew(
+        self, db: Database, caller: str, key: str, lease: _Lease, stop: asyncio.Event
+    ) -> None:
+        interval = self.lease.total_seconds() / 3
+        while not await sleep_unless(stop, interval):
+            until = datetime.now(UTC) + self.lease
+            try:
+                async with db.engine.begin() as conn:
+                    renewed = await conn.execute(
+                        sa.update(idempotency_keys)
+                        .where(*self._held(caller, key, lease))
+                        .values(locked_until=until)
+                    )
+            except Exception as exc:  # the next round tries again, within the lease
+                log.warning("could not renew an idempotency lease: %r", exc)
+                continue
+            if not renewed.rowcount:
+                lease.lost = True
+                log.warning("an idempotency lease was taken over while its request ran")
+                return
+            lease.until = until
+
+    @staticmethod
+    def _held(caller: str, key: str, lease: _Lease) -> tuple[sa.ColumnElement[bool], ...]:
+        """The row as this request leased it: not settled, not taken over."""
+        return (
+            idempotency_keys.c.caller == caller,
+            idempotency_keys.c.key == key,
+            idempotency_keys.c.status_code.is_(None),
+            idempotency_keys.c.locked_until == lease.until,
+        )
 
     async def _settle(
         self,
         db: Database,
         caller: str,
         key: str,
+        lease: _Lease,
         status: int,
         headers: list[tuple[bytes, bytes]],
         body: bytes,
     ) -> None:
-        where = (idempotency_keys.c.caller == caller, idempotency_keys.c.key == key)
+        where = self._held(caller, key, lease)
         async with db.engine.begin() as conn:
             if 200 <= status < 300:
                 kept = [
