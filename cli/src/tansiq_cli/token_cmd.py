@@ -12,6 +12,7 @@ from tansiq_common.auth.devkeys import (
     DEFAULT_AUDIENCE,
     DEFAULT_ISSUER,
     DEFAULT_TTL_S,
+    DEV_TOKEN_MAX_TTL_S,
     ensure_dev_key,
     mint_token,
 )
@@ -36,7 +37,13 @@ def token(
     org: str = typer.Option(..., "--org", help="The caller's organization id (claim `org`)."),
     roles: str = typer.Option(..., "--roles", help="Comma-separated roles, e.g. viewer,editor."),
     sub: str = typer.Option("dev", "--sub", help="The caller's name (claim `sub`)."),
-    ttl: int = typer.Option(DEFAULT_TTL_S, "--ttl", min=1, help="Lifetime in seconds."),
+    ttl: int = typer.Option(
+        DEFAULT_TTL_S,
+        "--ttl",
+        min=1,
+        max=DEV_TOKEN_MAX_TTL_S,
+        help=f"Lifetime in seconds (at most {DEV_TOKEN_MAX_TTL_S}: development tokens are short).",
+    ),
     issuer: str = typer.Option(DEFAULT_ISSUER, "--issuer", envvar="AUTH_ISSUER"),
     audience: str = typer.Option(DEFAULT_AUDIENCE, "--audience", envvar="AUTH_AUDIENCE"),
     keys_dir: Path | None = typer.Option(None, "--keys-dir", help=KEYS_DIR_HELP),

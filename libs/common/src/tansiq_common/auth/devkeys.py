@@ -25,6 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 DEFAULT_ISSUER = "tansiq-dev"
 DEFAULT_AUDIENCE = "tansiq"
 DEFAULT_TTL_S = 3600
+# A development token lives at most a day: `tansiq token` refuses more, and services that trust
+# the development key refuse tokens that claim more (or carry no exp).
+DEV_TOKEN_MAX_TTL_S = 24 * 3600
 KEYS_DIR_ENV = "TANSIQ_KEYS_DIR"
 PRIVATE_KEY_FILE = "dev-signing-key.pem"
 JWKS_FILE = "jwks.json"
@@ -196,7 +199,9 @@ def mint_token(
     folder: Path | None = None,
     **extra: Any,
 ) -> str:
-    """A JWT signed by the development key (created if missing)."""
+    """A JWT signed by the development key (created if missing), valid `ttl` seconds."""
+    if not 0 < ttl <= DEV_TOKEN_MAX_TTL_S:
+        raise ValueError(f"a development token lives 1 to {DEV_TOKEN_MAX_TTL_S} seconds")
     pem_path, _ = ensure_dev_key(folder)
     claims = token_claims(
         org=org, roles=roles, sub=sub, ttl=ttl, issuer=issuer, audience=audience, **extra

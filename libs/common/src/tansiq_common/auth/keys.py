@@ -2,6 +2,15 @@
 
 Both are cached; an unknown `kid` triggers one refresh (rate-limited), which is how a key rotation
 at the identity provider is picked up without a restart.
+
+Trust is bounded in time both ways: the keys are refetched every `ttl` seconds, so a key the
+identity provider removed (a compromised one, after a rotation) stops verifying within `ttl`;
+and when the provider cannot be reached, the cached keys are used for at most `max_stale`
+seconds after the last successful fetch, then every token is refused (KeysUnavailable: 503)
+until a fetch succeeds again.
+
+Tokens verified by the JWKS *file* (the development key) may live at most
+`DEV_TOKEN_MAX_TTL_S`; the source says so to the verifier through `max_token_lifetime_s`.
 """
 
 from __future__ import annotations
@@ -16,6 +25,8 @@ from typing import Any, Protocol
 import httpx
 import jwt
 
+from tansiq_common.auth.devkeys import DEV_TOKEN_MAX_TTL_S
+
 log = logging.getLogger(__name__)
 
 # Only asymmetric signatures: a symmetric or `none` algorithm would let anyone who knows the
@@ -29,6 +40,12 @@ class KeysUnavailable(Exception):
 
 class KeySource(Protocol):
     async def key_for(self, kid: str) -> jwt.PyJWK | None: ...
+
+
+def max_token_lifetime_of(source: KeySource) -> int | None:
+    """The longest lifetime (exp - iat) a source allows its tokens; None: the issuer decides."""
+    bound = getattr(source, "max_token_lifetime_s", None)
+    return bound if isinstance(bound, int) else None
 
 
 def parse_jwks(document: Any) -> dict[str, jwt.PyJWK]:
@@ -55,40 +72,49 @@ def parse_jwks(document: Any) -> dict[str, jwt.PyJWK]:
 
 
 class _CachedKeys:
-    """Keys cached for `ttl`; a miss refreshes at most once per `min_refresh_interval`."""
+    """Keys refetched every `ttl`; a miss refreshes at most once per `min_refresh_interval`;
+    keys not confirmed by a successful fetch for `max_stale` are dropped."""
 
-    def __init__(self, ttl: float, min_refresh_interval: float) -> None:
+    max_token_lifetime_s: int | None = None
+
+    def __init__(self, ttl: float, min_refresh_interval: float, max_stale: float) -> None:
         self.ttl = ttl
         self.min_refresh_interval = min_refresh_interval
+        self.max_stale = max(max_stale, ttl)
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._loaded_at: float | None = None
+        self._fetched_at: float | None = None  # the last successful fetch
+        self._tried_at: float | None = None  # the last attempt, successful or not
         self._lock = asyncio.Lock()
 
     async def _load(self) -> dict[str, jwt.PyJWK]:
         raise NotImplementedError
 
+    def _age(self, now: float) -> float:
+        return float("inf") if self._fetched_at is None else now - self._fetched_at
+
     async def key_for(self, kid: str) -> jwt.PyJWK | None:
-        now = time.monotonic()
-        fresh = self._loaded_at is not None and now - self._loaded_at < self.ttl
-        if fresh and kid in self._keys:
+        if self._age(time.monotonic()) < self.ttl and kid in self._keys:
             return self._keys[kid]
         async with self._lock:
             # Another request may have refreshed while this one waited.
             now = time.monotonic()
-            recently = (
-                self._loaded_at is not None and now - self._loaded_at < self.min_refresh_interval
+            fresh = self._age(now) < self.ttl
+            tried_recently = (
+                self._tried_at is not None and now - self._tried_at < self.min_refresh_interval
             )
-            if not recently:
+            if not (fresh and kid in self._keys) and not tried_recently:
+                self._tried_at = now
                 try:
                     self._keys = await self._load()
-                    self._loaded_at = time.monotonic()
+                    self._fetched_at = time.monotonic()
                 except (OSError, ValueError, httpx.HTTPError) as exc:
                     if not self._keys:
                         raise KeysUnavailable(str(exc)) from exc
-                    # Keep verifying with the keys we have; an unknown kid retries after the
-                    # interval.
-                    log.warning("JWKS refresh failed, keeping cached keys: %s", exc)
-                    self._loaded_at = now
+                    log.warning("JWKS refresh failed, keeping the cached keys for now: %s", exc)
+            if self._age(time.monotonic()) > self.max_stale:
+                # The provider may have withdrawn any of them since: trust none.
+                self._keys = {}
+                raise KeysUnavailable(f"no successful JWKS fetch for over {self.max_stale:.0f} s")
         return self._keys.get(kid)
 
 
@@ -101,10 +127,11 @@ class JwksUrlSource(_CachedKeys):
         *,
         ttl: float = 300.0,
         min_refresh_interval: float = 10.0,
+        max_stale: float = 3600.0,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(ttl, min_refresh_interval)
+        super().__init__(ttl, min_refresh_interval, max_stale)
         self.url = url
         self.timeout = timeout
         self._transport = transport
@@ -117,10 +144,20 @@ class JwksUrlSource(_CachedKeys):
 
 
 class JwksFileSource(_CachedKeys):
-    """A JWKS file on disk: the development key's, or a test's."""
+    """A JWKS file on disk: the development key's, or a test's. Its tokens are development
+    tokens, so their lifetime is bounded."""
 
-    def __init__(self, path: Path, *, ttl: float = 60.0, min_refresh_interval: float = 1.0) -> None:
-        super().__init__(ttl, min_refresh_interval)
+    max_token_lifetime_s: int | None = DEV_TOKEN_MAX_TTL_S
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        ttl: float = 60.0,
+        min_refresh_interval: float = 1.0,
+        max_stale: float = 3600.0,
+    ) -> None:
+        super().__init__(ttl, min_refresh_interval, max_stale)
         self.path = Path(path)
 
     async def _load(self) -> dict[str, jwt.PyJWK]:

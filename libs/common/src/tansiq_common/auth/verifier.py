@@ -7,7 +7,7 @@ from typing import Any
 
 import jwt
 
-from tansiq_common.auth.keys import ACCEPTED_ALGORITHMS, KeySource
+from tansiq_common.auth.keys import ACCEPTED_ALGORITHMS, KeySource, max_token_lifetime_of
 from tansiq_common.auth.principal import Principal
 
 DEFAULT_LEEWAY_S = 30
@@ -31,12 +31,18 @@ class TokenVerifier:
         audience: str,
         leeway: int = DEFAULT_LEEWAY_S,
         algorithms: Sequence[str] = ACCEPTED_ALGORITHMS,
+        max_lifetime_s: int | None = None,
     ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
         self.algorithms = tuple(a for a in algorithms if a in ACCEPTED_ALGORITHMS)
+        # The longest exp - iat accepted; by default what the key source allows (the
+        # development key's tokens live at most a day), else whatever the issuer sets.
+        self.max_lifetime_s = (
+            max_lifetime_s if max_lifetime_s is not None else max_token_lifetime_of(keys)
+        )
 
     async def verify(self, token: str) -> Principal:
         try:
@@ -69,6 +75,13 @@ class TokenVerifier:
             raise InvalidToken("token expired", expired=True) from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"{type(exc).__name__}: {exc}") from exc
+        if self.max_lifetime_s is not None:
+            # exp and iat are required and numeric (PyJWT checked both, and iat is not ahead).
+            lifetime = float(claims["exp"]) - float(claims["iat"])
+            if lifetime > self.max_lifetime_s:
+                raise InvalidToken(
+                    f"token lifetime {lifetime:.0f} s exceeds {self.max_lifetime_s} s"
+                )
         return principal_from_claims(claims)
 
 
