@@ -91,20 +91,39 @@ audit_log = sa.Table(
 sa.Index("ix_audit_log_entity", audit_log.c.entity_type, audit_log.c.entity_id)
 sa.Index("ix_audit_log_occurred_at", audit_log.c.occurred_at)
 
-# Audit rows are append-only even for the application's own SQL.
+# Audit rows are append-only. The running service connects as a role that may only SELECT and
+# INSERT them (migrations.grant_runtime_role) and does not own the table, so it can neither
+# change the rows nor drop these triggers. The triggers also stop UPDATE and DELETE by anyone,
+# and TRUNCATE by anyone but the table's owner: the migration role, which could drop the
+# trigger anyway and which the tests use to empty their databases.
 AUDIT_APPEND_ONLY_DDL = (
     """CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE EXCEPTION 'audit_log is append-only';
+  IF TG_OP = 'TRUNCATE' AND pg_has_role(
+       current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
+    RETURN NULL;
+  END IF;
+  RAISE EXCEPTION 'audit_log is append-only (% refused)', TG_OP
+    USING ERRCODE = 'insufficient_privilege';
 END $$""",
-    """CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
+    """CREATE OR REPLACE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
   FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()""",
+    """CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()""",
 )
 
 
 def create_infrastructure(bind: sa.engine.Connection) -> None:
     """Called from each service's first migration."""
     infra_metadata.create_all(bind)
+    ensure_audit_append_only(bind)
+
+
+def ensure_audit_append_only(bind: sa.engine.Connection) -> None:
+    """(Re)create the audit log's triggers; idempotent, and a no-op without the table. Run
+    after every migration, so databases migrated before a trigger existed get it too."""
+    if bind.exec_driver_sql("SELECT to_regclass('audit_log')").scalar() is None:
+        return
     for statement in AUDIT_APPEND_ONLY_DDL:
         bind.exec_driver_sql(statement)
 

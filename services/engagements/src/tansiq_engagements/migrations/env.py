@@ -3,4 +3,10 @@ from tansiq_common.schema import infra_metadata
 from tansiq_engagements.database import Base
 from tansiq_engagements.settings import get_settings
 
-run_env([Base.metadata, infra_metadata], get_settings().database_url)
+settings = get_settings()
+# As the owner role; the runtime role gets its grants (tansiq_common.migrations.harden).
+run_env(
+    [Base.metadata, infra_metadata],
+    settings.migration_url,
+    runtime_role=settings.database_runtime_role,
+)
