@@ -10,8 +10,10 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
+from tansiq_common.events.kafka import KafkaSecurity, admin_client
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +59,17 @@ async def ensure_topics(
     *,
     replication_factor: int = 1,
     specs: Iterable[TopicSpec] = (),
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create the missing topics (all of DOMAIN_TOPICS by default); return the names created.
 
     Idempotent: existing topics are left alone, a concurrent creation is not an error. Names not in
-    DOMAIN_TOPICS get 1 partition, or what ``specs`` says.
+    DOMAIN_TOPICS get 1 partition, or what ``specs`` says. ``security``: the Kafka security
+    settings (default: from the environment, KAFKA_SECURITY_PROTOCOL and the rest).
     """
     known = {**DOMAIN_TOPICS, **{spec.name: spec for spec in specs}}
     wanted = [known.get(name) or TopicSpec(name, 1) for name in (names or DOMAIN_TOPICS)]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="tansiq-topics")
+    admin = admin_client(bootstrap, "tansiq-topics", security=security)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -98,11 +102,13 @@ async def ensure_topics(
         await admin.close()
 
 
-async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
+async def delete_topics(
+    bootstrap: str, prefix: str, *, security: KafkaSecurity | None = None
+) -> list[str]:
     """Delete every topic carrying the prefix (tests' clean-up); refuse an empty prefix."""
     if not prefix:
         raise ValueError("refusing to delete every topic of the cluster")
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="tansiq-topics")
+    admin = admin_client(bootstrap, "tansiq-topics", security=security)
     await admin.start()
     try:
         doomed = [name for name in await admin.list_topics() if name.startswith(prefix)]
