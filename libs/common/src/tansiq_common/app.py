@@ -76,6 +76,8 @@ def create_service_app(
             application_name=f"tansiq-{service}",
         )
         app.state.db = db
+        # Reads: one statement each, no transaction of their own (no BEGIN/ROLLBACK round trips).
+        app.state.read_engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
         app.state.readiness_checks["database"] = db.ping
         app.state.organization_directory = getattr(
             app.state, "organization_directory_override", None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -65,35 +65,62 @@ def to_json(value: Any) -> Any:
 
 def from_json(tp: Any, value: Any) -> Any:
     """The value of type `tp` that `to_json` (or a database row) gave `value` for."""
-    if value is None:
-        return None
+    return converter(tp)(value)
+
+
+_CONVERTERS: dict[Any, Callable[[Any], Any]] = {}
+
+
+def converter(tp: Any) -> Callable[[Any], Any]:
+    """A function turning JSON (or a column's value) into `tp`, built once per type: reading
+    rows is on every request's path."""
+    found = _CONVERTERS.get(tp)
+    if found is None:
+        found = _CONVERTERS[tp] = _none_passes(_build(tp))
+    return found
+
+
+def _none_passes(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else convert(value)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _build(tp: Any) -> Callable[[Any], Any]:
     origin = typing.get_origin(tp)
     if origin is typing.Union or origin is types.UnionType:
         options = [a for a in typing.get_args(tp) if a is not type(None)]
-        return from_json(options[0], value) if len(options) == 1 else value
+        return converter(options[0]) if len(options) == 1 else _identity
     if origin in (tuple, list, frozenset, set):
         args = typing.get_args(tp)
-        item = args[0] if args else Any
-        items = [from_json(item, v) for v in value]
-        return origin(items)
+        item = converter(args[0]) if args else _identity
+        collection = origin
+        return lambda value: collection(item(v) for v in value)
     if origin in (dict, Mapping) or tp in (dict, Any) or origin is typing.Annotated:
-        return value
-    if isinstance(tp, type):
-        if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
-            return value
-        if issubclass(tp, Enum):
-            return tp(value)
-        if dataclasses.is_dataclass(tp):
-            return tp(**{n: from_json(t, value.get(n)) for n, t in state_fields(tp) if n in value})
-        if tp is datetime:
-            return datetime.fromisoformat(value)
-        if tp is date:
-            return date.fromisoformat(value)
-        if tp is Decimal:
-            return Decimal(str(value))
-        if tp in (str, int, bool, float):
-            return tp(value)
-    return value
+        return _identity
+    if not isinstance(tp, type):
+        return _identity
+    if issubclass(tp, Enum):
+        return lambda value: value if isinstance(value, tp) else tp(value)
+    if dataclasses.is_dataclass(tp):
+        fields = [(name, converter(t)) for name, t in state_fields(tp)]
+        return lambda value: tp(
+            **{name: convert(value.get(name)) for name, convert in fields if name in value}
+        )
+    if tp is datetime:
+        return lambda value: value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if tp is date:
+        return lambda value: value if isinstance(value, date) else date.fromisoformat(value)
+    if tp is Decimal:
+        return lambda value: value if isinstance(value, Decimal) else Decimal(str(value))
+    if tp is str:
+        # UUID columns come back as uuid.UUID with some drivers; a str field gets a str.
+        return lambda value: value if type(value) is str else str(value)
+    if tp in (int, bool, float):
+        return lambda value: value if type(value) is tp else tp(value)
+    return _identity
 
 
 def _to_column(value: Any) -> Any:
@@ -116,6 +143,7 @@ class RowMapper:
         self.cls = cls
         self.flatten = dict(flatten or {})
         self.fields = state_fields(cls)
+        self._readers = [(name, self._reader(name, tp)) for name, tp in self.fields]
 
     def to_row(self, obj: Any) -> dict[str, Any]:
         row: dict[str, Any] = {}
@@ -131,19 +159,17 @@ class RowMapper:
 
     def from_row(self, row: Any, **extra: Any) -> Any:
         data = row._mapping if hasattr(row, "_mapping") else row
-        values: dict[str, Any] = {}
-        for name, tp in self.fields:
-            prefix = self.flatten.get(name)
-            if prefix is None:
-                value = data[name]
-                values[name] = str(value) if _is_text(tp) and value is not None else value
-                values[name] = from_json(tp, values[name])
-            else:
-                nested = _unwrap(tp)
-                values[name] = nested(
-                    **{sub: data[f"{prefix}{sub}"] for sub, _ in state_fields(nested)}
-                )
+        values = {name: read(data) for name, read in self._readers}
         return self.cls(**values, **extra)
+
+    def _reader(self, name: str, tp: Any) -> Callable[[Any], Any]:
+        prefix = self.flatten.get(name)
+        if prefix is None:
+            convert = converter(tp)
+            return lambda data: convert(data[name])
+        nested = _unwrap(tp)
+        parts = [(sub, f"{prefix}{sub}", converter(t)) for sub, t in state_fields(nested)]
+        return lambda data: nested(**{sub: conv(data[column]) for sub, column, conv in parts})
 
     def columns(self) -> list[str]:
         return list(self.to_row_names())
@@ -160,8 +186,3 @@ class RowMapper:
 def _unwrap(tp: Any) -> Any:
     options = [a for a in typing.get_args(tp) if a is not type(None)]
     return options[0] if options else tp
-
-
-def _is_text(tp: Any) -> bool:
-    # UUID columns come back as uuid.UUID with some drivers; a str field always gets a str.
-    return _unwrap(tp) is str

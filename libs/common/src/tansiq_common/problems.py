@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tansiq_common.context import current_request_id
@@ -203,9 +204,22 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """The database went away under a request (restart, failover): SQLAlchemy invalidated the
+    connection, so a retry gets a new one. Any other database error is a bug: re-raised, 500."""
+    assert isinstance(exc, DBAPIError)
+    if not exc.connection_invalidated:
+        raise exc
+    log.warning("database connection lost during %s; answered 503", request.url.path)
+    return problem_response(
+        ServiceUnavailable("The database connection was lost; retry.", retry_after=1), request
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     # Unexpected exceptions are answered by RequestContextMiddleware, inside the request context.

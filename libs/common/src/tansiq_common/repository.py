@@ -17,13 +17,16 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tansiq_common.codec import RowMapper
 from tansiq_common.domain import DomainError, RuleConflict, VersionedAggregate
 from tansiq_common.uow import UnitOfWork
 
 A = TypeVar("A", bound=VersionedAggregate)
+
+# What the read functions take: the request's autocommit connection, or a unit of work's session.
+Reader = AsyncSession | AsyncConnection
 
 
 class ConcurrentChange(RuleConflict):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import time
+from collections import OrderedDict
 from typing import Any
 
 from fastapi import Depends, Request
@@ -45,14 +49,41 @@ def invalid_token(expired: bool = False) -> Unauthorized:
 
 
 class Authenticator:
-    """Turns a bearer token into a principal or a 401; logs refusals, never the token."""
+    """Turns a bearer token into a principal or a 401; logs refusals, never the token.
 
-    def __init__(self, verifier: TokenVerifier) -> None:
+    Verified tokens are remembered (a bounded cache) until the earlier of their `exp` and
+    `cache_seconds` after verification, so a busy caller's token is not re-verified on every
+    request, an expired token is never accepted, and a key the identity provider withdrew stops
+    being trusted within `cache_seconds`.
+    """
+
+    def __init__(
+        self, verifier: TokenVerifier, *, cache_size: int = 4096, cache_seconds: float = 60.0
+    ) -> None:
         self.verifier = verifier
+        self.cache_size = cache_size
+        self.cache_seconds = cache_seconds
+        self._verified: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+
+    async def principal_for(self, token: str) -> Principal:
+        """The principal of a valid token (raises InvalidToken or KeysUnavailable)."""
+        now = time.time()
+        hit = self._verified.get(token)
+        if hit is not None:
+            if now < hit[0]:
+                self._verified.move_to_end(token)
+                return hit[1]
+            del self._verified[token]
+        principal = await self.verifier.verify(token)
+        expires = min(_expiry(token), now + self.cache_seconds)
+        self._verified[token] = (expires, principal)
+        if len(self._verified) > self.cache_size:
+            self._verified.popitem(last=False)  # the least recently used
+        return principal
 
     async def authenticate(self, token: str, *, path: str | None = None) -> Principal:
         try:
-            return await self.verifier.verify(token)
+            return await self.principal_for(token)
         except InvalidToken as exc:
             log.warning("bearer token refused", extra={"reason": exc.reason, "path": path})
             raise invalid_token(exc.expired) from None
@@ -61,6 +92,16 @@ class Authenticator:
             raise ServiceUnavailable(
                 "The identity provider's keys are unavailable.", retry_after=5
             ) from None
+
+
+def _expiry(token: str) -> float:
+    """`exp` of a token that was just verified (so it has one); 0 if it cannot be read."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return 0.0
 
 
 async def current_principal(

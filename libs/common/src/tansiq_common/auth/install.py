@@ -76,7 +76,7 @@ def install_auth(
         if token is None:
             return None
         try:
-            principal = await authenticator.verifier.verify(token)
+            principal = await authenticator.principal_for(token)
         except (InvalidToken, KeysUnavailable):
             return None
         scope.setdefault("state", {})[PRINCIPAL_STATE_KEY] = principal

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 from tansiq_common.pagination import after_cursor, split_page
+from tansiq_common.repository import Reader
 from tansiq_common.search import matches
 
 from tansiq_registry.organizations.model import Link, Organization, OrganizationNotFound, Status
@@ -23,7 +23,7 @@ def to_model(row: Any) -> Organization:
     return org
 
 
-async def get_organization(session: AsyncSession, org_id: str) -> Organization:
+async def get_organization(session: Reader, org_id: str) -> Organization:
     """One organization by id; archived ones stay resolvable (other records point at them)."""
     canonical = parse_id(org_id)
     row = None
@@ -36,7 +36,7 @@ async def get_organization(session: AsyncSession, org_id: str) -> Organization:
     return to_model(row)
 
 
-async def get_many(session: AsyncSession, ids: list[str]) -> dict[str, Organization]:
+async def get_many(session: Reader, ids: list[str]) -> dict[str, Organization]:
     canonical = [i for i in (parse_id(x) for x in ids) if i]
     if not canonical:
         return {}
@@ -92,7 +92,8 @@ def _conditions(f: OrganizationFilter) -> list[sa.ColumnElement[bool]]:
 # index scan that filters the whole table for a rare term, or (two or more terms) trigram bitmaps
 # that sort thousands of rows for common ones. `benchmarks/registry_bench.py --explain` shows both.
 # A plan per pattern costs about a millisecond of planning and is right for rare and common terms.
-CUSTOM_PLANS = sa.text("SET LOCAL plan_cache_mode = force_custom_plan")
+CUSTOM_PLANS = sa.text("SET plan_cache_mode = force_custom_plan")
+DEFAULT_PLANS = sa.text("RESET plan_cache_mode")
 
 # Keyset order of every list: stable while organizations are added.
 PAGE_ORDER = (organizations.c.created_at, organizations.c.id)
@@ -108,14 +109,20 @@ def list_statement(f: OrganizationFilter, *, limit: int, cursor: str | None) -> 
 
 
 async def list_organizations(
-    session: AsyncSession, f: OrganizationFilter, *, limit: int, cursor: str | None
+    session: Reader, f: OrganizationFilter, *, limit: int, cursor: str | None
 ) -> tuple[list[Organization], str | None]:
     """Keyset pages in (created_at, id) order: stable while rows are added."""
     stmt = list_statement(f, limit=limit, cursor=cursor)
-    if f.q:
-        # Local to this read's transaction: the pooled connection keeps its default.
-        await session.execute(CUSTOM_PLANS)
-    rows, next_cursor = split_page(list(await session.execute(stmt)), PAGE_ORDER, limit)
+    if not f.q:
+        rows, next_cursor = split_page(list(await session.execute(stmt)), PAGE_ORDER, limit)
+        return [to_model(row) for row in rows], next_cursor
+    # Reads run in autocommit (no transaction for SET LOCAL): set it for this statement and
+    # reset it, so the pooled connection keeps its default.
+    await session.execute(CUSTOM_PLANS)
+    try:
+        rows, next_cursor = split_page(list(await session.execute(stmt)), PAGE_ORDER, limit)
+    finally:
+        await session.execute(DEFAULT_PLANS)
     return [to_model(row) for row in rows], next_cursor
 
 
@@ -124,7 +131,7 @@ def summary(org: Organization, depth: int) -> dict[str, Any]:
     return {**org.snapshot(), "depth": depth}
 
 
-async def hierarchy(session: AsyncSession, org: Organization) -> dict[str, Any]:
+async def hierarchy(session: Reader, org: Organization) -> dict[str, Any]:
     above: list[Link] = (await chain(session, org.id))[1:]
     wanted = [link.id for link in above]
     if org.ministry_id:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 from tansiq_common.codec import RowMapper
 from tansiq_common.domain import RuleConflict
-from tansiq_common.repository import VersionedRepository, parse_id
+from tansiq_common.repository import Reader, VersionedRepository, parse_id
 from tansiq_common.search import search_text
 
 from tansiq_registry.organizations.model import Link, Organization, Scope, Status
@@ -68,7 +67,7 @@ class OrganizationRepository(VersionedRepository[Organization]):
         return [(by_id[i], depth) for i, depth in ordered if i in by_id]
 
 
-async def chain(session: AsyncSession, org_id: str | None) -> list[Link]:
+async def chain(session: Reader, org_id: str | None) -> list[Link]:
     """`org_id` and all its ancestors, nearest first (empty for None or an unknown id).
 
     No depth limit: the CYCLE clause stops a walk if bad data ever formed a loop, so the
@@ -103,7 +102,7 @@ async def chain(session: AsyncSession, org_id: str | None) -> list[Link]:
 
 
 async def descendant_ids(
-    session: AsyncSession, org_id: str, *, limit: int | None = None
+    session: Reader, org_id: str, *, limit: int | None = None
 ) -> list[tuple[str, int]]:
     """(id, depth) of the organizations below `org_id`, parents before children."""
     rows = await session.execute(
