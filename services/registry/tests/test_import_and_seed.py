@@ -74,8 +74,11 @@ async def test_import_refuses_a_bad_header_and_non_admins(client, admin, viewer,
 
 @pytest.fixture
 def cli_env(registry_db, monkeypatch):
+    from tansiq_cli import registry_cmd
     from tansiq_registry.settings import get_settings
 
+    # The registry's part of `tansiq seed` alone: the other services seed from its events.
+    monkeypatch.setattr(registry_cmd, "DEMO_SERVICES", ())
     asyncio.run(databases.truncate_all(registry_db))
     monkeypatch.setenv("REGISTRY_DATABASE_URL", registry_db)
     get_settings.cache_clear()
@@ -164,3 +167,42 @@ def test_seed_succeeds_whatever_users_did_and_leaves_their_changes(cli_env):
     rows = {r["source_key"]: r for r in _query(cli_env, "select * from organizations")}
     assert rows["demo:ilo"]["status"] == "archived"
     assert rows["demo:imf"]["name_en"] == "Renamed by a user"
+
+
+async def test_a_digit_int_refuses_fails_its_row_only(client, admin, sql):
+    # "²".isdigit() is true and int("²") fails: the row fails, the others are imported.
+    csv = "source_key,kind,name_en,iati_org_type\nsq,un_entity,Squared,²\nok,un_entity,Fine,40\n"
+    response = await client.post(
+        "/v1/organizations/import",
+        content=csv.encode(),
+        headers={**admin, "Content-Type": "text/csv"},
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["created"], report["failed"]) == (1, 1)
+    assert report["errors"] == [
+        {
+            "row": 2,
+            "key": "sq",
+            "errors": [{"field": "iati_org_type", "message": "iati_org_type must be a number"}],
+        }
+    ]
+    assert await sql.fetchval("select count(*) from organizations") == 1
+
+
+def test_import_order_puts_parents_first_in_one_pass():
+    from tansiq_registry.organizations.importer import import_order
+
+    # A chain written child-first (each row's parent is the next row), and a two-row loop.
+    depth = 5000
+    rows = [
+        (n + 2, {"source_key": f"k{n}", "parent": f"k{n + 1}" if n + 1 < depth else ""})
+        for n in range(depth)
+    ]
+    rows += [
+        (depth + 2, {"source_key": "a", "parent": "b"}),
+        (depth + 3, {"source_key": "b", "parent": "a"}),
+    ]
+    order, cyclic = import_order(rows)
+    assert order == [depth + 1 - n for n in range(depth)]  # the last row (the top) first
+    assert cyclic == [depth + 2, depth + 3]
