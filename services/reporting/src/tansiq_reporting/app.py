@@ -7,15 +7,26 @@ from tansiq_common.events.consumer import consumer_component
 from tansiq_common.events.relay import relay_component
 
 from tansiq_reporting import SERVICE
+from tansiq_reporting.consumer import reporting_consumer
+from tansiq_reporting.findings.schedule import scheduled_pass_component
 from tansiq_reporting.settings import ReportingSettings, get_settings
 
 
 def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    params = settings.rule_parameters()
     app = create_service_app(
         service=SERVICE,
         settings=settings,
-        components=[relay_component(SERVICE), consumer_component(directory_consumer())],
+        routers=[],
+        components=[
+            relay_component(SERVICE),
+            consumer_component(directory_consumer()),
+            consumer_component(reporting_consumer(params)),
+            scheduled_pass_component(
+                params, settings.scheduled_pass_interval_s, settings.scheduled_pass_batch
+            ),
+        ],
         description="coordination-consistency findings, scorecards and indicators",
     )
     return app

@@ -1,0 +1,260 @@
+"""Evaluating records: run the rules over what the replicas hold and bring findings, counters and
+re-check times in line, inside the caller's unit of work.
+
+Incremental: a consumer evaluates the records an event touched (and the records whose findings
+name them, and for rule C3 the engagements around them); the scheduled pass evaluates the
+records whose re-check time has come. Nothing is recomputed from scratch.
+
+One evaluation at a time across every replica and the scheduled pass (a transaction-scoped
+advisory lock, taken before anything is written): rule C3 compares engagements with each other,
+and two transactions each writing one side of a pair must not both miss the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from tansiq_common.uow import UnitOfWork
+
+from tansiq_reporting.findings.model import Finding, Status
+from tansiq_reporting.findings.repository import FindingRepository
+from tansiq_reporting.findings.rules import (
+    AGREEMENT,
+    ENGAGEMENT,
+    Evaluation,
+    RecordRef,
+    RuleParameters,
+    agreement_access,
+    attribute_engagement,
+    engagement_access,
+    evaluate_agreement,
+    evaluate_engagement,
+    went_through_coordinating_body,
+)
+from tansiq_reporting.readmodels import store
+from tansiq_reporting.readmodels.counters import (
+    Contribution,
+    Counted,
+    record_counts,
+    rules_mask,
+    stored_contributions,
+)
+from tansiq_reporting.readmodels.model import Agreement, Engagement, Org
+from tansiq_reporting.readmodels.tables import rm_agreements, rm_engagements
+
+log = logging.getLogger(__name__)
+
+EVALUATION_LOCK = int.from_bytes(
+    hashlib.sha256(b"tansiq.reporting.evaluation").digest()[:8], "big", signed=True
+)
+
+
+async def lock_evaluation(session: AsyncSession) -> None:
+    """Wait for the evaluation lock; held until the transaction ends."""
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(EVALUATION_LOCK)))
+
+
+@dataclass
+class EvaluationReport:
+    agreements: int = 0
+    engagements: int = 0
+    opened: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+
+
+class _Orgs:
+    """Organizations loaded once per evaluation."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.known: dict[str, Org] = {}
+        self._asked: set[str] = set()
+
+    async def need(self, ids: Iterable[str]) -> Mapping[str, Org]:
+        missing = set(ids) - self._asked
+        if missing:
+            self._asked |= missing
+            self.known.update(await store.load_orgs(self.session, missing))
+        return self.known
+
+
+class Evaluator:
+    def __init__(self, uow: UnitOfWork, params: RuleParameters, now: datetime) -> None:
+        self.uow = uow
+        self.params = params
+        self.now = now
+        self.findings = FindingRepository(uow)
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.uow.session
+
+    async def evaluate(
+        self, agreement_ids: Iterable[str] = (), engagement_ids: Iterable[str] = ()
+    ) -> EvaluationReport:
+        await lock_evaluation(self.session)
+        agreements_wanted = set(agreement_ids)
+        engagements_wanted = set(engagement_ids)
+        # Findings that name one of these records besides their anchor depend on it too.
+        touched = [RecordRef(AGREEMENT, i) for i in agreements_wanted] + [
+            RecordRef(ENGAGEMENT, i) for i in engagements_wanted
+        ]
+        for anchor in await self.findings.anchors_naming(touched):
+            (agreements_wanted if anchor.type == AGREEMENT else engagements_wanted).add(anchor.id)
+
+        orgs = _Orgs(self.session)
+        engagements = await store.load_engagements(self.session, engagements_wanted)
+        around = await self._neighbourhoods(engagements.values(), orgs)
+        # C3 is symmetric: the engagements around a changed one may gain or lose a pair too.
+        extra = {n.id: n for ns in around.values() for n in ns if n.id not in engagements}
+        around.update(await self._neighbourhoods(extra.values(), orgs))
+        engagements.update(extra)
+        for ns in around.values():
+            await orgs.need(i for n in ns for i in n.org_ids)
+
+        agreements = await store.load_agreements(self.session, agreements_wanted)
+        await orgs.need(i for a in agreements.values() for i in a.org_ids)
+        ids = sorted(agreements)
+        contacts = await store.contacts(self.session, ids, self.now)
+        successors = await store.with_successor(self.session, ids)
+
+        evaluations: list[tuple[Evaluation, Agreement | Engagement]] = []
+        for a in agreements.values():
+            last, upcoming = contacts.get(a.id, (None, None))
+            result = evaluate_agreement(
+                a,
+                orgs.known,
+                self.params,
+                self.now,
+                last_contact=last,
+                next_contact=upcoming,
+                has_successor=a.id in successors,
+            )
+            evaluations.append((result, a))
+        for e in engagements.values():
+            result = evaluate_engagement(e, orgs.known, around.get(e.id, ()), self.params, self.now)
+            evaluations.append((result, e))
+
+        report = EvaluationReport(agreements=len(agreements), engagements=len(engagements))
+        states = await self._reconcile([ev for ev, _ in evaluations], report)
+        await self._count(evaluations, states, orgs.known)
+        return report
+
+    async def _neighbourhoods(
+        self, engagements: Iterable[Engagement], orgs: _Orgs
+    ) -> dict[str, list[Engagement]]:
+        found: dict[str, list[Engagement]] = {}
+        pending = list(engagements)
+        await orgs.need(i for e in pending for i in e.org_ids)
+        for e in pending:
+            where = attribute_engagement(e, orgs.known)
+            partners = where.partner_ids if where else ()
+            found[e.id] = await store.neighbours(
+                self.session, e, partners, self.params.c3_window_days
+            )
+        return found
+
+    async def _reconcile(
+        self, evaluations: Sequence[Evaluation], report: EvaluationReport
+    ) -> dict[RecordRef, list[Finding]]:
+        existing = await self.findings.anchored_at(ev.record for ev in evaluations)
+        candidates = {c.finding_id: c for ev in evaluations for c in ev.candidates}
+        priors = await self.findings.priors(sorted(set(candidates) - set(existing)))
+        for finding_id, candidate in sorted(candidates.items()):
+            finding = existing.get(finding_id)
+            if finding is None:
+                finding = Finding.open(candidate, self.now, priors.get(finding_id))
+                await self.findings.add(finding)
+                existing[finding_id] = finding
+                report.opened.append(finding_id)
+            else:
+                reopens = finding.status is Status.resolved
+                if finding.observe(candidate, self.now):
+                    await self.findings.save(finding)
+                    if reopens:
+                        report.opened.append(finding_id)
+        for finding_id, finding in sorted(existing.items()):
+            if finding_id not in candidates and finding.resolve(self.now):
+                await self.findings.save(finding)
+                report.resolved.append(finding_id)
+        by_anchor: dict[RecordRef, list[Finding]] = {}
+        for finding in existing.values():
+            by_anchor.setdefault(finding.anchor, []).append(finding)
+        return by_anchor
+
+    async def _count(
+        self,
+        evaluations: Sequence[tuple[Evaluation, Agreement | Engagement]],
+        states: Mapping[RecordRef, Sequence[Finding]],
+        orgs: Mapping[str, Org],
+    ) -> None:
+        for kind in (AGREEMENT, ENGAGEMENT):
+            mine = [(ev, r) for ev, r in evaluations if ev.record.type == kind]
+            if not mine:
+                continue
+            before = await stored_contributions(
+                self.session, kind, [ev.record.id for ev, _ in mine]
+            )
+            changes = {}
+            for ev, record in mine:
+                findings = states.get(ev.record, ())
+                changes[ev.record.id] = _counted(ev, record, findings, orgs)
+            await record_counts(self.session, kind, changes, before)
+
+
+def _counted(
+    ev: Evaluation,
+    record: Agreement | Engagement,
+    findings: Sequence[Finding],
+    orgs: Mapping[str, Org],
+) -> Counted:
+    where = ev.attribution
+    if isinstance(record, Engagement):
+        access = engagement_access(record, orgs)
+        coordinated = where is not None and went_through_coordinating_body(record, orgs, where)
+        counts_as_record = not record.cancelled
+        contact = record.start if record.held else None
+    else:
+        access = agreement_access(record, orgs)
+        coordinated = False
+        counts_as_record = True
+        contact = None
+    contribution = None
+    if where is not None and counts_as_record:
+        day = record.record_date
+        contribution = Contribution(
+            country=where.country or "",
+            ministry_id=where.ministry_id,
+            month=day.strftime("%Y-%m") if day else "",
+            rules=rules_mask(f.rule for f in findings if f.counts),
+            partners=where.partner_ids,
+            contact=contact,
+        )
+    return Counted(
+        contribution=contribution,
+        countries=access.countries,
+        coordinated=coordinated,
+        recheck_at=ev.recheck_at,
+    )
+
+
+async def due_records(
+    session: AsyncSession, now: datetime, limit: int
+) -> tuple[list[str], list[str]]:
+    """The records whose re-check time has come, oldest first."""
+    found = []
+    for table in (rm_agreements, rm_engagements):
+        rows = await session.execute(
+            sa.select(table.c.id)
+            .where(table.c.recheck_at <= now)
+            .order_by(table.c.recheck_at, table.c.id)
+            .limit(limit)
+        )
+        found.append([row.id for row in rows])
+    return found[0], found[1]

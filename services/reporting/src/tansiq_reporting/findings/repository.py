@@ -1,0 +1,111 @@
+"""Loading and storing findings; each write also moves the finding's ledger entry forward."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from tansiq_common.codec import RowMapper, from_json, to_json
+from tansiq_common.repository import VersionedRepository
+
+from tansiq_reporting.findings.model import Decision, Finding, Prior
+from tansiq_reporting.findings.rules import RecordRef
+from tansiq_reporting.findings.tables import finding_ledger, findings
+
+MAPPER = RowMapper(Finding)
+
+
+class FindingRepository(VersionedRepository[Finding]):
+    table: ClassVar[sa.Table] = findings
+    mapper: ClassVar[RowMapper] = MAPPER
+
+    def extra_columns(self, aggregate: Finding) -> dict[str, Any]:
+        f = aggregate
+        return {
+            "anchor_type": f.anchor.type,
+            "anchor_id": f.anchor.id,
+            "record_ids": sorted({r.id for r in f.records}),
+            "visibility": f.access.visibility,
+            "owner_ministry_id": f.access.owner_ministry_id,
+            "party_org_ids": list(f.access.party_org_ids),
+            "countries": list(f.access.countries),
+        }
+
+    async def get(self, aggregate_id: str, *, for_update: bool = False) -> Finding | None:
+        # Finding ids are UUIDs; anything else names no finding.
+        return await super().get(aggregate_id, for_update=for_update)
+
+    async def add(self, aggregate: Finding) -> None:
+        await super().add(aggregate)
+        await self._remember(aggregate)
+
+    async def save(self, aggregate: Finding) -> None:
+        before = self._loaded.get(aggregate.id)
+        await super().save(aggregate)
+        if before != aggregate.version:
+            await self._remember(aggregate)
+
+    async def anchored_at(self, anchors: Iterable[RecordRef]) -> dict[str, Finding]:
+        """The findings anchored at any of the records, locked for update, by id."""
+        wanted = sorted({(a.type, a.id) for a in anchors})
+        if not wanted:
+            return {}
+        t = findings
+        rows = await self.session.execute(
+            sa.select(t)
+            .where(sa.tuple_(t.c.anchor_type, t.c.anchor_id).in_(wanted))
+            .order_by(t.c.id)
+            .with_for_update()
+        )
+        found = {}
+        for row in rows:
+            finding = self.to_model(row)
+            self._seen(finding)
+            found[finding.id] = finding
+        return found
+
+    async def anchors_naming(self, records: Iterable[RecordRef]) -> set[RecordRef]:
+        """The anchors of the findings (not resolved) that name any of the records besides
+        their anchor: they must be looked at again when one of those records changes."""
+        ids = sorted({r.id for r in records})
+        if not ids:
+            return set()
+        t = findings
+        rows = await self.session.execute(
+            sa.select(t.c.anchor_type, t.c.anchor_id).where(
+                t.c.record_ids.overlap(sa.cast(ids, t.c.record_ids.type)),
+                t.c.status != "resolved",
+            )
+        )
+        return {RecordRef(row.anchor_type, row.anchor_id) for row in rows}
+
+    async def priors(self, ids: Sequence[str]) -> dict[str, Prior]:
+        if not ids:
+            return {}
+        rows = await self.session.execute(
+            sa.select(finding_ledger).where(finding_ledger.c.id.in_(list(ids)))
+        )
+        return {
+            row.id: Prior(
+                version=row.version,
+                acknowledgement=from_json(Decision | None, row.acknowledgement),
+                acceptance=from_json(Decision | None, row.acceptance),
+            )
+            for row in rows
+        }
+
+    async def _remember(self, f: Finding) -> None:
+        values = {
+            "version": f.version,
+            "acknowledgement": to_json(f.acknowledgement),
+            "acceptance": to_json(f.acceptance),
+        }
+        stmt = insert(finding_ledger).values(id=f.id, **values)
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[finding_ledger.c.id],
+                set_={name: stmt.excluded[name] for name in values},
+            )
+        )

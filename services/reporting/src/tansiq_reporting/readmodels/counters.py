@@ -1,0 +1,234 @@
+"""The counters behind the scorecards and the coverage matrix, kept up to date by difference.
+
+Each record stores what it contributes (`counted_*` columns); when its ministry, month, findings
+or partners change, its old contribution is taken out of the cells and the new one put in. So a
+scorecard or the coverage matrix reads a few thousand cells, whatever the number of records.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tansiq_reporting.readmodels.tables import (
+    coverage_cells,
+    rm_agreements,
+    rm_engagements,
+    scorecard_cells,
+)
+
+RULE_BITS = {f"C{n}": 1 << (n - 1) for n in range(1, 8)}
+
+
+def rules_mask(rules: Iterable[str]) -> int:
+    mask = 0
+    for rule in rules:
+        mask |= RULE_BITS.get(str(rule), 0)
+    return mask
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one record adds to the counters: one record of its ministry in its month (flagged
+    when a finding that counts is anchored on it, with a bit per rule), and one contact with each
+    international partner it names (`contact`: when, for a held engagement)."""
+
+    country: str
+    ministry_id: str
+    month: str
+    rules: int = 0
+    partners: tuple[str, ...] = ()
+    contact: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A record's row values for the `counted_*` columns and the other derived ones."""
+
+    contribution: Contribution | None
+    countries: tuple[str, ...] = ()
+    coordinated: bool = False
+    recheck_at: datetime | None = None
+
+
+def stored(row: Any) -> Contribution | None:
+    if row.counted_ministry_id is None:
+        return None
+    return Contribution(
+        country=row.counted_country or "",
+        ministry_id=row.counted_ministry_id,
+        month=row.counted_month or "",
+        rules=row.counted_rules or 0,
+        partners=tuple(row.counted_partners or ()),
+        contact=row.counted_contact,
+    )
+
+
+def _table(kind: str) -> sa.Table:
+    return rm_agreements if kind == "agreement" else rm_engagements
+
+
+async def stored_contributions(
+    session: AsyncSession, kind: str, ids: Sequence[str]
+) -> dict[str, Contribution | None]:
+    if not ids:
+        return {}
+    t = _table(kind)
+    rows = await session.execute(
+        sa.select(
+            t.c.id,
+            t.c.counted_country,
+            t.c.counted_ministry_id,
+            t.c.counted_month,
+            t.c.counted_rules,
+            t.c.counted_partners,
+            t.c.counted_contact,
+        ).where(t.c.id.in_(list(ids)))
+    )
+    return {row.id: stored(row) for row in rows}
+
+
+async def record_counts(
+    session: AsyncSession,
+    kind: str,
+    changes: Mapping[str, Counted],
+    before: Mapping[str, Contribution | None],
+) -> None:
+    """Write each record's derived columns and move its contribution in the cells."""
+    t = _table(kind)
+    score: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0] * 9)
+    cover: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    contacts: dict[tuple[str, str, str], datetime] = {}
+    recompute: set[tuple[str, str, str]] = set()
+    for record_id, counted in changes.items():
+        new = counted.contribution
+        old = before.get(record_id)
+        await session.execute(
+            sa.update(t)
+            .where(t.c.id == record_id)
+            .values(
+                counted_country=new.country if new else None,
+                counted_ministry_id=new.ministry_id if new else None,
+                counted_month=new.month if new else None,
+                counted_rules=new.rules if new else 0,
+                counted_partners=list(new.partners) if new else [],
+                counted_contact=new.contact if new else None,
+                countries=list(counted.countries),
+                coordinated=counted.coordinated,
+                recheck_at=counted.recheck_at,
+            )
+        )
+        if old == new:
+            continue
+        for sign, part in ((-1, old), (1, new)):
+            if part is None:
+                continue
+            cell = score[(part.country, part.ministry_id, part.month)]
+            cell[0] += sign
+            cell[1] += sign * (1 if part.rules else 0)
+            for n in range(7):
+                cell[2 + n] += sign * ((part.rules >> n) & 1)
+            for partner in part.partners:
+                key = (part.country, part.ministry_id, partner)
+                cover[key][0 if kind == "engagement" else 1] += sign
+                if part.contact is not None:
+                    if sign > 0:
+                        contacts[key] = max(contacts.get(key, part.contact), part.contact)
+                    else:
+                        recompute.add(key)
+    await _add_score(session, score)
+    await _add_coverage(session, cover, contacts)
+    await _recompute_last_contact(session, recompute)
+
+
+async def _add_score(
+    session: AsyncSession, cells: Mapping[tuple[str, str, str], list[int]]
+) -> None:
+    rows = [
+        {
+            "country": country,
+            "ministry_id": ministry,
+            "month": month,
+            "records": d[0],
+            "flagged": d[1],
+            **{f"c{n + 1}": d[2 + n] for n in range(7)},
+        }
+        for (country, ministry, month), d in sorted(cells.items())
+        if any(d)
+    ]
+    if not rows:
+        return
+    stmt = insert(scorecard_cells).values(rows)
+    c = scorecard_cells.c
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[c.country, c.ministry_id, c.month],
+            set_={
+                name: c[name] + stmt.excluded[name]
+                for name in ("records", "flagged", *(f"c{n}" for n in range(1, 8)))
+            },
+        )
+    )
+
+
+async def _add_coverage(
+    session: AsyncSession,
+    cells: Mapping[tuple[str, str, str], list[int]],
+    contacts: Mapping[tuple[str, str, str], datetime],
+) -> None:
+    keys = sorted(set(cells) | set(contacts))
+    rows = [
+        {
+            "country": country,
+            "ministry_id": ministry,
+            "partner_id": partner,
+            "engagements": cells.get((country, ministry, partner), [0, 0])[0],
+            "agreements": cells.get((country, ministry, partner), [0, 0])[1],
+            "last_contact": contacts.get((country, ministry, partner)),
+        }
+        for country, ministry, partner in keys
+    ]
+    if not rows:
+        return
+    stmt = insert(coverage_cells).values(rows)
+    c = coverage_cells.c
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[c.country, c.ministry_id, c.partner_id],
+            set_={
+                "engagements": c.engagements + stmt.excluded.engagements,
+                "agreements": c.agreements + stmt.excluded.agreements,
+                "last_contact": sa.func.greatest(c.last_contact, stmt.excluded.last_contact),
+            },
+        )
+    )
+
+
+async def _recompute_last_contact(
+    session: AsyncSession, keys: Iterable[tuple[str, str, str]]
+) -> None:
+    """A contact left a cell: its latest contact is what the remaining engagements say."""
+    e = rm_engagements
+    c = coverage_cells.c
+    for country, ministry, partner in sorted(keys):
+        latest = (
+            sa.select(sa.func.max(e.c.counted_contact))
+            .where(
+                e.c.counted_country == country,
+                e.c.counted_ministry_id == ministry,
+                e.c.counted_partners.contains(sa.cast([partner], ARRAY(sa.Text))),
+            )
+            .scalar_subquery()
+        )
+        await session.execute(
+            sa.update(coverage_cells)
+            .where(c.country == country, c.ministry_id == ministry, c.partner_id == partner)
+            .values(last_contact=latest)
+        )
