@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the four services on their local ports (registry 8001, agreements 8002, engagements 8003,
-# reporting 8004). `foreground`: until Ctrl-C, then stops them and the stack; `background`:
-# returns once every /health/ready answers 200; `stop`: stops what `background` started.
+# reporting 8004), then loads the demo data (`tansiq seed`) once every /health/ready answers 200.
+# `foreground`: until Ctrl-C, then stops them and the stack; `background`: returns once ready
+# and seeded; `stop`: stops what `background` started.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 run="$root/.local/run"
@@ -41,6 +42,11 @@ wait_ready() {
   done
 }
 
+seed_demo() {
+  # Idempotent: records already there are kept as users left them.
+  "$root/.venv/bin/tansiq" seed
+}
+
 stop_all() {
   for s in "${services[@]}"; do
     if [ -f "$run/$s.pid" ]; then
@@ -65,11 +71,12 @@ case "${1:-}" in
     trap 'echo "stopping..." || true; stop_all || true; bash "$root/ops/local/stack.sh" down || true; exit 0' INT TERM
     start_all
     wait_ready
+    seed_demo
     echo "Tansiq is up. Ctrl-C stops everything."
     tail -n 0 -F "$logs"/{registry,agreements,engagements,reporting}.log &
     wait
     ;;
-  background) start_all; wait_ready ;;
+  background) start_all; wait_ready; seed_demo ;;
   stop) stop_all ;;
   *) echo "usage: $0 foreground|background|stop" >&2; exit 2 ;;
 esac

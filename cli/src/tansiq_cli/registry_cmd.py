@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ def _with_database(
 # Services after the registry that bring demo data: `tansiq_<name>.demo.seed(db, settings)`
 # returns a report with at least `created`, `kept` and `failed` (and `errors` when it failed).
 DEMO_SERVICES = ("agreements", "engagements", "reporting")
+SEED_WAIT_S = 90.0
 
 
 def seed() -> None:
@@ -59,11 +61,25 @@ def seed() -> None:
             if exc.name in (f"tansiq_{name}.demo", f"tansiq_{name}"):
                 continue
             raise
-        report = _with_database(demo.seed, service=name)
+        report = _seed_when_ready(name, demo.seed)
         _say(name, report)
         failed = failed or bool(report["failed"])
     if failed:
         raise typer.Exit(1)
+
+
+def _seed_when_ready(
+    name: str, work: Callable[[Any, Any], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    """A service's seed, tried again while it fails for up to SEED_WAIT_S: right after the
+    registry's seed its organizations are still on their way to the service's replica. Seeds
+    are idempotent, so a retry only adds what is missing."""
+    deadline = time.monotonic() + SEED_WAIT_S
+    while True:
+        report = _with_database(work, service=name)
+        if not report["failed"] or time.monotonic() > deadline:
+            return report
+        time.sleep(1.0)
 
 
 def _say(name: str, report: dict[str, Any]) -> None:
