@@ -1,6 +1,8 @@
--- Run once by the postgres image on a fresh volume: one database per service (see
--- docs/architecture.md), each
--- with pg_trgm for the bilingual search. Development credentials only (tansiq/tansiq).
+-- Run once by postgres on a fresh volume: one database per service (docs/architecture.md), each
+-- with pg_trgm for the bilingual search, and the runtime role the migrations grant the services'
+-- rights to (<SERVICE>_DATABASE_RUNTIME_ROLE, default tansiq_app), as ops/local/postgres.sh
+-- makes them. Development credentials only (tansiq/tansiq, tansiq_app/tansiq_app).
+CREATE ROLE tansiq_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'tansiq_app';
 CREATE DATABASE registry;
 CREATE DATABASE agreements;
 CREATE DATABASE engagements;

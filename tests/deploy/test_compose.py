@@ -1,4 +1,5 @@
-"""docker-compose.yml: no Docker engine here, so its structure is checked instead of run."""
+"""docker-compose.yml: no Docker engine here, so its structure is checked instead of run, and
+against the code (topics, settings) by the same checks as `make k8s-validate`."""
 
 from __future__ import annotations
 
@@ -10,12 +11,6 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 PORTS = {"registry": 8001, "agreements": 8002, "engagements": 8003, "reporting": 8004}
-DOMAIN_TOPICS = (
-    "registry.organization.v1",
-    "agreements.agreement.v1",
-    "engagements.engagement.v1",
-    "engagements.ingest.v1",
-)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +56,11 @@ def test_each_service_on_its_port_with_its_database_and_kafka(compose):
         assert service["depends_on"]["kafka-topics"]["condition"] == (
             "service_completed_successfully"
         )
+        # The container's own address, never the host's loopback.
+        for key, value in env.items():
+            if key.endswith("_BASE_URL"):
+                assert value.startswith("http://"), key
+                assert "127.0.0.1" not in value, key
         assert "/health/ready" in " ".join(service["healthcheck"]["test"])
         assert service["read_only"] is True
 
@@ -71,10 +71,22 @@ def test_migrations_cover_every_database(compose):
     for name in PORTS:
         assert name in script
         assert migrate["environment"][f"{name.upper()}_DATABASE_URL"].endswith(f"/{name}")
+        assert migrate["environment"][f"{name.upper()}_MIGRATION_DATABASE_URL"].endswith(f"/{name}")
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
-def test_the_files_it_mounts_exist_and_declare_what_the_services_need(compose):
+def test_topics_come_from_the_code(compose):
+    """No topic list here: the project's own `tansiq events topics` creates DOMAIN_TOPICS."""
+    job = compose["services"]["kafka-topics"]
+    assert job["image"] == compose["services"]["registry"]["image"]
+    assert job["command"] == ["events", "topics"]
+    assert job["environment"]["KAFKA_BOOTSTRAP_SERVERS"] in _advertised(
+        compose["services"]["kafka"]
+    )
+    assert job["depends_on"]["kafka"]["condition"] == "service_healthy"
+
+
+def test_the_files_it_mounts_exist(compose):
     for service in compose["services"].values():
         for volume in service.get("volumes", []):
             source = volume.split(":", 1)[0]
@@ -83,10 +95,35 @@ def test_the_files_it_mounts_exist_and_declare_what_the_services_need(compose):
         if "build" in service:
             assert (REPO / service["build"] / "Dockerfile").is_file()
     initdb = (REPO / "deploy" / "compose" / "initdb.sql").read_text()
-    topics = (REPO / "deploy" / "compose" / "create-topics.sh").read_text()
     for name in PORTS:
         assert f"CREATE DATABASE {name};" in initdb
         assert f"\\connect {name}\nCREATE EXTENSION IF NOT EXISTS pg_trgm;" in initdb
-    for topic in DOMAIN_TOPICS:
-        assert topic in topics
-    assert '--topic "${TOPIC_PREFIX:-}$topic.dlq"' in topics
+
+
+def test_the_validator_passes_compose_and_catches_what_is_missing(validator, monkeypatch, tmp_path):
+    report = validator.Report()
+    validator.check_compose(report)
+    assert report.problems == []
+
+    broken = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    del broken["services"]["engagements"]["environment"]["AGREEMENTS_BASE_URL"]
+    broken["services"]["agreements"]["environment"]["REGISTRY_BASE_URL"] = "http://registy:8000"
+    del broken["services"]["reporting"]["environment"]["REPORTING_DATABASE_URL"]
+    broken["services"]["kafka-topics"]["command"] = ["/bin/sh", "/create-topics.sh"]
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(yaml.safe_dump(broken))
+    monkeypatch.setattr(validator, "COMPOSE", path)
+    report = validator.Report()
+    validator.check_compose(report)
+    text = "\n".join(report.problems)
+    assert "kafka-topics must run `tansiq events topics`" in text
+    assert "engagements has no AGREEMENTS_BASE_URL=http://agreements:8000" in text
+    assert "agreements REGISTRY_BASE_URL=http://registy:8000 is no service" in text
+    assert "reporting does not set ['REPORTING_DATABASE_URL']" in text
+
+
+def test_every_topic_named_anywhere_is_one_the_code_has(validator):
+    report = validator.Report()
+    validator.check_topic_mentions(report)
+    assert report.problems == []
+    assert report.checks > 0
