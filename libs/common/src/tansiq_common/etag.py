@@ -1,4 +1,9 @@
-"""ETags from the version column; If-Match required on updates (428 without, 412 stale)."""
+"""ETags from the version column; If-Match required on updates (428 without, 412 stale).
+
+If-Match uses the strong comparison (RFC 9110, 13.1.1): a weak validator (`W/"3"`) never
+matches, since it only claims the two representations are equivalent, not the same version.
+Tansiq's ETags are always strong, so a weak one in If-Match is a stale precondition (412).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,21 @@ def etag_for(version: int) -> str:
 
 
 def _candidates(header: str) -> list[str]:
-    return [part.strip().removeprefix("W/") for part in header.split(",") if part.strip()]
+    """The entity tags of an If-Match list, as sent; weak ones keep their `W/` and so match
+    no ETag of this API."""
+    return [part.strip() for part in header.split(",") if part.strip()]
+
+
+def _required() -> PreconditionRequired:
+    return PreconditionRequired(
+        "This update needs an If-Match header with the ETag you last read.",
+        slug="if-match-required",
+    )
 
 
 def require_if_match(if_match: str | None, current_version: int) -> None:
     if not if_match:
-        raise PreconditionRequired(
-            "This update needs an If-Match header with the ETag you last read.",
-            slug="if-match-required",
-        )
+        raise _required()
     candidates = _candidates(if_match)
     if "*" in candidates or etag_for(current_version) in candidates:
         return
@@ -32,13 +43,10 @@ def require_if_match(if_match: str | None, current_version: int) -> None:
 def expected_version(if_match: str | None) -> int:
     """The version a client claims to update, for a conditional UPDATE ... WHERE version = ?."""
     if not if_match:
-        raise PreconditionRequired(
-            "This update needs an If-Match header with the ETag you last read.",
-            slug="if-match-required",
-        )
-    candidates = _candidates(if_match)
-    for candidate in candidates:
-        stripped = candidate.strip('"')
-        if stripped.isdigit():
-            return int(stripped)
+        raise _required()
+    for candidate in _candidates(if_match):
+        if len(candidate) > 2 and candidate[0] == candidate[-1] == '"':
+            inner = candidate[1:-1]
+            if inner.isascii() and inner.isdecimal():
+                return int(inner)
     raise PreconditionFailed("The If-Match header names no ETag of this API.", slug="stale-etag")
