@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tansiq_common.events.catalog import EventDoc, discover
+from tansiq_common.events.contracts import CONTRACTS, INTEGRATION_SOURCE_PREFIX, TopicContract
 from tansiq_common.events.topics import DOMAIN_TOPICS, TopicSpec
 
 DEFAULT_OUTPUT = Path("docs/asyncapi/asyncapi.json")
@@ -24,7 +25,13 @@ CLOUDEVENT_HEADERS: dict[str, Any] = {
     "properties": {
         "ce_specversion": {"type": "string", "const": "1.0"},
         "ce_id": {"type": "string", "format": "uuid", "description": "Unique per event."},
-        "ce_source": {"type": "string", "description": "/tansiq/<service>"},
+        "ce_source": {
+            "type": "string",
+            "description": (
+                f"/tansiq/<service>; {INTEGRATION_SOURCE_PREFIX}<system> for integration jobs. "
+                "Must be the channel's producer, or consumers dead-letter the event."
+            ),
+        },
         "ce_type": {"type": "string"},
         "ce_time": {"type": "string", "format": "date-time"},
         "ce_subject": {"type": "string", "description": "The aggregate id (also the key)."},
@@ -36,7 +43,11 @@ CLOUDEVENT_HEADERS: dict[str, Any] = {
 
 DLQ_HEADERS: dict[str, Any] = {
     "type": "object",
-    "description": "The original headers plus why and where the message failed.",
+    "description": (
+        "The original headers plus why and where the message failed. dlq_reason: invalid "
+        "(undecodable), wrong-source (ce_source is not the topic's producer), unknown-type "
+        "(ce_type is not one of the topic's), failed (the consumer gave up after retries)."
+    ),
     "properties": {
         name: {"type": "string"}
         for name in (
@@ -57,8 +68,25 @@ def _message_name(doc: EventDoc) -> str:
     return doc.type.removeprefix("tansiq.").replace(".", "_")
 
 
+def _channel_description(contract: TopicContract | None) -> str:
+    description = "Prefixed with TOPIC_PREFIX when one is set."
+    if contract is None:
+        return description
+    producer = (
+        f"integration jobs ({contract.producer}<system>)"
+        if contract.producer.endswith("/")
+        else contract.producer
+    )
+    return (
+        f"{description} Written only by {producer}: consumers dead-letter events with another "
+        "ce_source or a ce_type not listed here."
+    )
+
+
 def build_document(
-    events: Iterable[EventDoc], topics: Mapping[str, TopicSpec] = DOMAIN_TOPICS
+    events: Iterable[EventDoc],
+    topics: Mapping[str, TopicSpec] = DOMAIN_TOPICS,
+    contracts: Mapping[str, TopicContract] = CONTRACTS,
 ) -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     messages: dict[str, Any] = {}
@@ -85,7 +113,7 @@ def build_document(
         spec = topics.get(name)
         channel: dict[str, Any] = {
             "address": name,
-            "description": "Prefixed with TOPIC_PREFIX when one is set.",
+            "description": _channel_description(contracts.get(name)),
             "messages": {
                 _message_name(doc): {"$ref": f"#/components/messages/{_message_name(doc)}"}
                 for doc in by_topic.get(name, [])
