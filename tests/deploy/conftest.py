@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -37,3 +38,14 @@ def overlay(request: pytest.FixtureRequest) -> str:
 def rendered(overlay: str) -> list[dict[str, Any]]:
     """A fresh copy of the overlay as kustomize renders it (rendered once per session)."""
     return copy.deepcopy(list(k8s_validate.render(overlay)))
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """promtool, unpacked from Debian's prometheus package on first use (as make k8s-validate
+    does), so that `make test` on a fresh machine checks the alerts too."""
+    if k8s_validate.promtool() is None:
+        subprocess.run(["bash", str(TOOLS / "install-promtool.sh")], check=True, timeout=600)
+    found = k8s_validate.promtool()
+    assert found is not None, "deploy/tools/install-promtool.sh did not provide promtool"
+    return found

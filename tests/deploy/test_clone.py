@@ -16,13 +16,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_a_fresh_clone_validates_with_nothing_beside_it(tmp_path: Path) -> None:
+def test_a_fresh_clone_validates_with_nothing_beside_it(tmp_path: Path, promtool: str) -> None:
     parent = tmp_path / "empty"
     parent.mkdir()
     clone = parent / "tansiq"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True, timeout=120)
     assert sorted(p.name for p in parent.iterdir()) == ["tansiq"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TANSIQ_CRD")}
+    # The tools, not the files: promtool and kustomize where this checkout keeps them.
+    env["PATH"] = os.pathsep.join([str(Path(promtool).parent), env.get("PATH", "")])
     result = subprocess.run(
         [sys.executable, "deploy/tools/k8s_validate.py"],
         cwd=clone,

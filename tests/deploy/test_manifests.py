@@ -412,7 +412,7 @@ def test_production_names_its_environment_and_an_https_identity_provider(validat
 # -- monitoring ----------------------------------------------------------------------------------
 
 
-def test_the_alerts_and_the_dashboard_pass(validator):
+def test_the_alerts_and_the_dashboard_pass(validator, promtool):
     report = validator.Report()
     validator.check_monitoring(report)
     assert report.problems == []
@@ -438,7 +438,7 @@ def test_an_expression_over_a_metric_the_code_does_not_export_is_reported(valida
     ) == {"tansiq_http_requests_total"}
 
 
-def test_a_broken_rule_file_fails_promtool(validator, tmp_path, monkeypatch):
+def test_a_broken_rule_file_fails_promtool(validator, promtool, tmp_path, monkeypatch):
     for name in ("alerts.yaml", "alerts.test.yaml", "dashboard.json"):
         shutil.copy(validator.MONITORING / name, tmp_path / name)
     rules = tmp_path / "alerts.yaml"
