@@ -88,3 +88,29 @@ def new_id() -> Callable[[], str]:
 
 def headers_for(auth_headers, org: str, *roles: str, sub: str = "tester") -> dict[str, Any]:
     return auth_headers(org, list(roles), sub=sub)
+
+
+@pytest.fixture
+async def qa(world):
+    """Qatar: the coordinating body (ICD under MOFA), two ministries, a directorate, partners."""
+    mofa = await world.org("Ministry of Foreign Affairs", acronym="MOFA")
+    icd = await world.org(
+        "International Cooperation Department",
+        kind="directorate",
+        parent=mofa,
+        designations=("coordinating_body",),
+    )
+    moe = await world.org("Ministry of Education", acronym="MOE", ar="وزارة التربية")
+    moph = await world.org("Ministry of Public Health", acronym="MOPH")
+    moe_dir = await world.org("Curriculum Directorate", kind="directorate", parent=moe)
+    unesco = await world.org("UNESCO", kind="un_entity", country=None, acronym="UNESCO")
+    unicef = await world.org("UNICEF", kind="un_entity", country=None, acronym="UNICEF")
+    return {
+        "mofa": mofa,
+        "icd": icd,
+        "moe": moe,
+        "moph": moph,
+        "moe_dir": moe_dir,
+        "unesco": unesco,
+        "unicef": unicef,
+    }

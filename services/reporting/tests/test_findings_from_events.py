@@ -6,38 +6,9 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-import pytest
 import sqlalchemy as sa
 from tansiq_common.schema import outbox
 from tansiq_reporting.findings.rules import RecordRef, finding_id
-
-from .world import World
-
-
-@pytest.fixture
-async def qa(world: World):
-    """Qatar: the coordinating body (ICD under MOFA), two ministries, a directorate, partners."""
-    mofa = await world.org("Ministry of Foreign Affairs", acronym="MOFA")
-    icd = await world.org(
-        "International Cooperation Department",
-        kind="directorate",
-        parent=mofa,
-        designations=("coordinating_body",),
-    )
-    moe = await world.org("Ministry of Education", acronym="MOE", ar="وزارة التربية")
-    moph = await world.org("Ministry of Public Health", acronym="MOPH")
-    moe_dir = await world.org("Curriculum Directorate", kind="directorate", parent=moe)
-    unesco = await world.org("UNESCO", kind="un_entity", country=None, acronym="UNESCO")
-    unicef = await world.org("UNICEF", kind="un_entity", country=None, acronym="UNICEF")
-    return {
-        "mofa": mofa,
-        "icd": icd,
-        "moe": moe,
-        "moph": moph,
-        "moe_dir": moe_dir,
-        "unesco": unesco,
-        "unicef": unicef,
-    }
 
 
 async def test_c1_signed_without_clearance_opens_and_names_ministry_records_and_fix(world, qa):

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from tansiq_common.auth.directory import apply_organization_event
 from tansiq_common.db import Database
 from tansiq_common.domain import event_type
 from tansiq_common.events.contracts import AGREEMENT_TOPIC, ENGAGEMENT_TOPIC, ORGANIZATION_TOPIC
@@ -112,6 +113,9 @@ class World:
             uow = UnitOfWork.within(session, SystemActor(sub="consumer:reporting"))
             await handler(uow, event.envelope())
             await uow.flush_side_effects()
+            if event.topic == ORGANIZATION_TOPIC:
+                # What the directory consumer does: callers' scopes come from it.
+                await apply_organization_event(session, event.envelope())
 
     async def _change(self, topic: str, record_id: str, name: str, changes: dict[str, Any]) -> str:
         state = self.state[record_id]
@@ -142,7 +146,7 @@ class World:
             "acronym": acronym,
             "country": country,
             "parent_id": parent,
-            "ministry_id": None,  # the registry's value; reporting derives its own
+            "ministry_id": None,  # the registry's value (reporting derives its own)
             "scope": "national" if national else "international",
             "iati_identifier": None,
             "iati_org_type": 10 if national else 40,
@@ -155,10 +159,22 @@ class World:
             "created_at": self.now.isoformat(),
             "updated_at": self.now.isoformat(),
         }
+        self.state[org_id]["ministry_id"] = self._registry_ministry(org_id)
         await self.publish(ORGANIZATION_TOPIC, "created", dict(self.state[org_id]))
         return org_id
 
+    def _registry_ministry(self, org_id: str) -> str | None:
+        """The ministry the registry computes (topmost national ancestor)."""
+        top = None
+        current: str | None = org_id
+        while current is not None and self.state[current]["scope"] == "national":
+            top = current
+            current = self.state[current]["parent_id"]
+        return top
+
     async def update_org(self, org_id: str, name: str = "updated", **changes: Any) -> str:
+        self.state[org_id].update(changes)
+        changes["ministry_id"] = self._registry_ministry(org_id)
         return await self._change(ORGANIZATION_TOPIC, org_id, name, changes)
 
     # -- agreements --

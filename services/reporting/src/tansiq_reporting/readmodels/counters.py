@@ -232,3 +232,22 @@ async def _recompute_last_contact(
             .where(c.country == country, c.ministry_id == ministry, c.partner_id == partner)
             .values(last_contact=latest)
         )
+
+
+async def recount_rules(session: AsyncSession, kind: str, record_id: str, rules: int) -> None:
+    """A decision changed which findings of a record count: move its flag and rule bits."""
+    before = (await stored_contributions(session, kind, [record_id])).get(record_id)
+    if before is None or before.rules == rules:
+        return
+    after = Contribution(
+        before.country, before.ministry_id, before.month, rules, before.partners, before.contact
+    )
+    t = _table(kind)
+    await session.execute(sa.update(t).where(t.c.id == record_id).values(counted_rules=rules))
+    cells: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0] * 9)
+    for sign, part in ((-1, before), (1, after)):
+        cell = cells[(part.country, part.ministry_id, part.month)]
+        cell[1] += sign * (1 if part.rules else 0)
+        for n in range(7):
+            cell[2 + n] += sign * ((part.rules >> n) & 1)
+    await _add_score(session, cells)

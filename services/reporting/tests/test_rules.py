@@ -1,0 +1,501 @@
+"""The rules C1–C7 as pure functions: boundaries, look-alikes, re-check times. No database."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from tansiq_reporting.findings.rules import (
+    Access,
+    RecordRef,
+    Rule,
+    RuleParameters,
+    c1_clearance,
+    c2_routing,
+    c3_overlap,
+    c4_dormant,
+    c5_follow_up,
+    c6_expiry,
+    c7_agreement,
+    c7_engagement,
+    evaluate_agreement,
+    evaluate_engagement,
+    finding_id,
+    overlaps,
+    went_through_coordinating_body,
+)
+from tansiq_reporting.readmodels.model import (
+    ActionItem,
+    Agreement,
+    Engagement,
+    InvalidRecord,
+    Org,
+    Text,
+    Themes,
+    agreement_from_event,
+    engagement_from_event,
+    is_coordinating,
+    ministry_of,
+    organization_from_event,
+)
+
+NOW = datetime(2026, 3, 1, 9, tzinfo=UTC)
+P = RuleParameters()  # 7, 30, 180, 90 days; Asia/Qatar (UTC+3)
+
+ORGS = {
+    "moe": Org(
+        "moe", Text(en="Ministry of Education"), scope="national", country="QA", ministry_id="moe"
+    ),
+    "moe-unit": Org("moe-unit", scope="national", country="QA", ministry_id="moe"),
+    "moph": Org("moph", scope="national", country="QA", ministry_id="moph"),
+    "icd": Org("icd", scope="national", country="QA", ministry_id="mofa", coordinating=True),
+    "sy-cb": Org("sy-cb", scope="national", country="SY", ministry_id="sy-cb", coordinating=True),
+    "mofa": Org("mofa", scope="national", country="QA", ministry_id="mofa"),
+    "unesco": Org(
+        "unesco", Text(en="UNESCO", ar="اليونسكو"), acronym="UNESCO", scope="international"
+    ),
+    "unicef": Org("unicef", Text(en="UNICEF"), scope="international"),
+}
+
+
+def agreement(**kw) -> Agreement:
+    base = {
+        "id": "a1",
+        "version": 1,
+        "title": Text(en="Deal", ar="اتفاق"),
+        "status": "signed",
+        "owner_org_id": "moe",
+        "party_org_ids": ("moe", "unesco"),
+        "themes": Themes(sdgs=(4,)),
+        "signed_on": date(2026, 1, 1),
+        "visibility": "interagency",
+    }
+    return Agreement(**{**base, **kw})
+
+
+def engagement(**kw) -> Engagement:
+    base = {
+        "id": "e1",
+        "version": 1,
+        "title": Text(en="Talks"),
+        "kind": "meeting",
+        "status": "held",
+        "start": NOW - timedelta(days=20),
+        "end": NOW - timedelta(days=20),
+        "lead_org_id": "moe",
+        "participant_org_ids": ("moe", "unesco"),
+        "themes": Themes(sdgs=(4,)),
+        "channel": "direct",
+        "visibility": "interagency",
+    }
+    return Engagement(**{**base, **kw})
+
+
+# -- C1 --
+
+
+@pytest.mark.parametrize(
+    ("status", "signed_on", "cleared", "expected"),
+    [
+        ("signed", date(2026, 1, 1), False, True),
+        ("in_force", date(2026, 1, 1), False, True),
+        ("expired", date(2026, 1, 1), False, True),
+        ("terminated", date(2026, 1, 1), False, True),
+        ("terminated", None, False, False),  # terminated before it was ever signed
+        ("cleared", None, True, False),
+        ("submitted", None, False, False),
+        ("draft", None, False, False),
+        ("signed", date(2026, 1, 1), True, False),
+    ],
+)
+def test_c1_reached_signature_without_clearance(status, signed_on, cleared, expected):
+    outcome = c1_clearance(agreement(status=status, signed_on=signed_on, cleared=cleared), ORGS)
+    assert (outcome.candidate is not None) is expected
+    assert outcome.recheck_at is None
+
+
+def test_c1_needs_an_international_party_and_a_known_ministry():
+    assert c1_clearance(agreement(party_org_ids=("moe", "moph")), ORGS).candidate is None
+    assert c1_clearance(agreement(owner_org_id="unknown"), ORGS).candidate is None
+    c = c1_clearance(agreement(owner_org_id="moe-unit"), ORGS).candidate
+    assert c is not None
+    assert (c.rule, c.ministry_id, c.country, c.partner_ids) == (Rule.C1, "moe", "QA", ("unesco",))
+    assert c.records == (RecordRef("agreement", "a1"),)
+    assert c.finding_id == finding_id("C1", RecordRef("agreement", "a1"))
+    assert c.explanation.en == (
+        "The agreement “Deal” with UNESCO reached “signed” without clearance by a coordinating body."
+    )
+    assert c.explanation.ar == (
+        "بلغت الاتفاقية «اتفاق» مع اليونسكو (UNESCO) حالة «موقّعة» دون إجازة من جهة التنسيق."
+    )
+
+
+def test_finding_ids_are_stable_and_distinct_per_rule_and_record():
+    a = finding_id("C1", RecordRef("agreement", "x"))
+    assert a == finding_id(Rule.C1, RecordRef("agreement", "x"))
+    assert a != finding_id("C7", RecordRef("agreement", "x"))
+    assert a != finding_id("C1", RecordRef("engagement", "x"))
+    # uuid5 of the namespace and "C1:agreement:x": the same in every run and every replay.
+    assert a == "82cc1be1-bc5e-5b0e-9c4d-223f384912c9"
+
+
+# -- C2 --
+
+
+def test_c2_waits_for_the_notice_period_then_opens():
+    e = engagement(end=NOW - timedelta(days=3), start=NOW - timedelta(days=3))
+    deadline = e.end + timedelta(days=7)
+    early = c2_routing(e, ORGS, P, NOW)
+    assert (early.candidate, early.recheck_at) == (None, deadline)
+    at_deadline = c2_routing(e, ORGS, P, deadline)
+    assert at_deadline.candidate is not None
+    assert at_deadline.candidate.details["notify_by"] == deadline.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("changes", "flagged"),
+    [
+        ({}, True),
+        ({"status": "planned"}, False),
+        ({"status": "cancelled"}, False),
+        ({"status": "reported"}, True),
+        ({"channel": "via_coordinating_body"}, False),
+        ({"participant_org_ids": ("moe", "unesco", "icd")}, False),
+        ({"participant_org_ids": ("moe", "unesco", "sy-cb")}, True),  # another country's body
+        ({"participant_org_ids": ("moe", "moph")}, False),  # no international partner
+        ({"coordinating_body_notified_at": NOW - timedelta(days=13)}, False),  # within 7 days
+        ({"coordinating_body_notified_at": NOW - timedelta(days=20) + timedelta(days=7)}, False),
+        ({"coordinating_body_notified_at": NOW - timedelta(days=12)}, True),  # 8 days late
+        ({"end": None}, True),  # the start is the clock then
+        ({"start": None, "end": None}, False),
+    ],
+)
+def test_c2_cases(changes, flagged):
+    assert (c2_routing(engagement(**changes), ORGS, P, NOW).candidate is not None) is flagged
+
+
+# -- C3 --
+
+
+def test_c3_pairs_ministries_on_a_shared_partner_and_theme_within_the_window():
+    mine = engagement(id="e1", start=NOW)
+    theirs = engagement(
+        id="e2",
+        lead_org_id="moph",
+        participant_org_ids=("moph", "unesco"),
+        start=NOW + timedelta(days=30),
+        themes=Themes(sdgs=(3, 4)),
+    )
+    c = c3_overlap(mine, [theirs], ORGS, P).candidate
+    assert c is not None
+    assert c.records == (RecordRef("engagement", "e1"), RecordRef("engagement", "e2"))
+    assert (c.ministry_id, c.partner_ids) == ("moe", ("unesco",))
+    assert c.details["overlaps"][0]["sdgs"] == [4]
+    # Symmetric: the other side has its own finding, for its own ministry.
+    back = c3_overlap(theirs, [mine], ORGS, P).candidate
+    assert back is not None
+    assert (back.ministry_id, back.records[0].id) == ("moph", "e2")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"start": NOW + timedelta(days=30, seconds=1)},
+        {"lead_org_id": "moe-unit", "participant_org_ids": ("moe-unit", "unesco")},  # same ministry
+        {"themes": Themes(sdgs=(6,))},
+        {"participant_org_ids": ("moph", "unicef")},
+        {"status": "cancelled"},
+        {"related_engagement_ids": ("e1",)},
+        {"start": None},
+    ],
+)
+def test_c3_look_alikes(changes):
+    mine = engagement(id="e1", start=NOW)
+    theirs = engagement(
+        **{
+            "id": "e2",
+            "lead_org_id": "moph",
+            "participant_org_ids": ("moph", "unesco"),
+            "start": NOW,
+            **changes,
+        }
+    )
+    assert c3_overlap(mine, [theirs], ORGS, P).candidate is None
+    assert overlaps(theirs, [mine], ORGS, P) == []
+
+
+def test_c3_shared_sector_counts_and_a_link_from_either_side_resolves():
+    mine = engagement(id="e1", start=NOW, themes=Themes(sectors=("health",)))
+    theirs = engagement(
+        id="e2",
+        lead_org_id="moph",
+        participant_org_ids=("moph", "unesco"),
+        start=NOW,
+        themes=Themes(sectors=("health", "water")),
+    )
+    assert overlaps(mine, [theirs], ORGS, P)[0].sectors == ("health",)
+    linked = engagement(
+        id="e1", start=NOW, themes=Themes(sectors=("health",)), related_engagement_ids=("e2",)
+    )
+    assert overlaps(linked, [theirs], ORGS, P) == []
+    assert overlaps(theirs, [linked], ORGS, P) == []
+
+
+# -- C4 --
+
+
+def test_c4_counts_from_the_latest_of_effect_signature_and_contact():
+    a = agreement(status="in_force", effective_from=date(2025, 6, 1), signed_on=date(2025, 5, 1))
+    since = P.day_start(date(2025, 6, 1))
+    out = c4_dormant(
+        a,
+        ORGS,
+        P,
+        since + timedelta(days=180) - timedelta(seconds=1),
+        last_contact=None,
+        next_contact=None,
+    )
+    assert (out.candidate, out.recheck_at) == (None, since + timedelta(days=180))
+    assert (
+        c4_dormant(
+            a, ORGS, P, since + timedelta(days=180), last_contact=None, next_contact=None
+        ).candidate
+        is not None
+    )
+    contact = since + timedelta(days=100)
+    out = c4_dormant(
+        a, ORGS, P, since + timedelta(days=200), last_contact=contact, next_contact=None
+    )
+    assert (out.candidate, out.recheck_at) == (None, contact + timedelta(days=180))
+    planned = since + timedelta(days=400)
+    dormant = c4_dormant(
+        a, ORGS, P, since + timedelta(days=300), last_contact=None, next_contact=planned
+    )
+    assert dormant.candidate is not None
+    assert dormant.recheck_at == planned
+    assert (
+        c4_dormant(
+            agreement(status="signed"), ORGS, P, NOW, last_contact=None, next_contact=None
+        ).candidate
+        is None
+    )
+    no_dates = agreement(status="in_force", signed_on=None)
+    assert c4_dormant(no_dates, ORGS, P, NOW, last_contact=None, next_contact=None) == (
+        c4_dormant(no_dates, ORGS, P, NOW, last_contact=None, next_contact=None)
+    )
+    assert (
+        c4_dormant(no_dates, ORGS, P, NOW, last_contact=None, next_contact=None).candidate is None
+    )
+
+
+# -- C5 --
+
+
+def test_c5_is_late_the_day_after_the_due_date_in_the_rules_calendar():
+    due = date(2026, 3, 1)
+    e = engagement(report_due_on=due)
+    # 2026-03-01 23:30 in Doha is 20:30 UTC: still the due date.
+    assert c5_follow_up(e, ORGS, P, datetime(2026, 3, 1, 20, 30, tzinfo=UTC)).candidate is None
+    out = c5_follow_up(e, ORGS, P, datetime(2026, 3, 1, 8, tzinfo=UTC))
+    assert out.recheck_at == datetime(2026, 3, 1, 21, tzinfo=UTC)  # midnight in Doha
+    late = c5_follow_up(e, ORGS, P, datetime(2026, 3, 1, 21, tzinfo=UTC)).candidate
+    assert late is not None
+    assert late.details == {"overdue": [{"what": "report", "due_on": "2026-03-01", "title": None}]}
+
+
+@pytest.mark.parametrize(
+    ("changes", "flagged"),
+    [
+        ({"report_due_on": date(2026, 2, 1)}, True),
+        ({"report_due_on": date(2026, 2, 1), "status": "reported"}, False),
+        ({"report_due_on": date(2026, 2, 1), "report_submitted_at": NOW}, False),
+        ({"report_due_on": date(2026, 2, 1), "status": "cancelled"}, False),
+        ({"action_items": (ActionItem("x", date(2026, 2, 1), "open"),)}, True),
+        ({"action_items": (ActionItem("x", date(2026, 2, 1), "in_progress"),)}, True),
+        ({"action_items": (ActionItem("x", date(2026, 2, 1), "done"),)}, False),
+        ({"action_items": (ActionItem("x", date(2026, 2, 1), "cancelled"),)}, False),
+        ({"action_items": (ActionItem("x", None, "open"),)}, False),
+        ({"action_items": (ActionItem("x", date(2026, 3, 5), "open"),)}, False),
+    ],
+)
+def test_c5_cases(changes, flagged):
+    assert (c5_follow_up(engagement(**changes), ORGS, P, NOW).candidate is not None) is flagged
+
+
+# -- C6 --
+
+
+def test_c6_warns_from_ninety_days_before_expiry_unless_a_successor_is_in_progress():
+    a = agreement(status="in_force", expires_on=date(2026, 5, 30))  # 90 days after 2026-03-01
+    assert c6_expiry(a, ORGS, P, NOW, has_successor=False).candidate is not None
+    assert c6_expiry(a, ORGS, P, NOW, has_successor=True).candidate is None
+    later = agreement(status="in_force", expires_on=date(2026, 5, 31))
+    out = c6_expiry(later, ORGS, P, NOW, has_successor=False)
+    assert (out.candidate, out.recheck_at) == (None, P.day_start(date(2026, 3, 2)))
+    assert (
+        c6_expiry(
+            agreement(status="expired", expires_on=date(2026, 3, 1)),
+            ORGS,
+            P,
+            NOW,
+            has_successor=False,
+        ).candidate
+        is None
+    )
+    assert (
+        c6_expiry(agreement(status="in_force"), ORGS, P, NOW, has_successor=False).candidate is None
+    )
+
+
+# -- C7 --
+
+
+def test_c7_needs_an_sdg_or_a_national_priority_on_records_with_international_partners():
+    assert c7_agreement(agreement(themes=Themes()), ORGS).candidate is not None
+    assert c7_agreement(agreement(themes=Themes(sectors=("edu",))), ORGS).candidate is not None
+    assert c7_agreement(agreement(themes=Themes(priorities=("NDS2",))), ORGS).candidate is None
+    assert c7_agreement(agreement(themes=Themes(sdgs=(17,))), ORGS).candidate is None
+    assert c7_agreement(agreement(themes=Themes(), status="terminated"), ORGS).candidate is None
+    assert c7_agreement(agreement(themes=Themes(), party_org_ids=("moph",)), ORGS).candidate is None
+    e = c7_engagement(engagement(themes=Themes(), kind="training"), ORGS).candidate
+    assert e is not None
+    assert e.explanation.en.startswith("The training “Talks” with UNESCO carries no SDG")
+    assert c7_engagement(engagement(themes=Themes(), status="cancelled"), ORGS).candidate is None
+
+
+# -- every rule at once --
+
+
+def test_evaluations_collect_candidates_and_the_earliest_recheck():
+    a = agreement(
+        status="in_force",
+        themes=Themes(),
+        effective_from=date(2026, 2, 1),
+        expires_on=date(2027, 1, 1),
+    )
+    ev = evaluate_agreement(a, ORGS, P, NOW)
+    assert [c.rule for c in ev.candidates] == [Rule.C1, Rule.C7]
+    assert ev.recheck_at == P.day_start(date(2026, 2, 1)) + timedelta(days=180)
+    assert ev.attribution is not None
+    assert ev.attribution.ministry_id == "moe"
+    e = engagement(end=NOW - timedelta(days=1), report_due_on=date(2026, 3, 10))
+    ev = evaluate_engagement(e, ORGS, [], P, NOW)
+    assert ev.candidates == ()
+    assert ev.recheck_at == NOW - timedelta(days=1) + timedelta(days=7)
+    unknown = evaluate_engagement(engagement(lead_org_id="nobody"), ORGS, [], P, NOW)
+    assert (unknown.attribution, unknown.candidates) == (None, ())
+
+
+def test_the_share_counts_routing_notification_or_participation():
+    where = evaluate_engagement(engagement(), ORGS, [], P, NOW).attribution
+    assert where is not None
+    assert not went_through_coordinating_body(engagement(), ORGS, where)
+    assert went_through_coordinating_body(engagement(channel="via_coordinating_body"), ORGS, where)
+    assert went_through_coordinating_body(
+        engagement(coordinating_body_notified_at=NOW), ORGS, where
+    )
+    assert went_through_coordinating_body(
+        engagement(participant_org_ids=("moe", "icd")), ORGS, where
+    )
+
+
+# -- who may see a finding that names several records --
+
+
+def test_access_of_several_records_never_shows_more_than_each_allows():
+    open_ = Access("interagency", "m1", ("a",), ("QA",))
+    assert Access.combine(
+        [open_, Access("interagency", "m2", ("b",), ("QA", "FR"))]
+    ).visibility == ("interagency")
+    r1 = Access("restricted", "m2", ("b", "c"), ("QA", "FR"))
+    r2 = Access("restricted", "m2", ("c", "d"), ("QA",))
+    assert Access.combine([open_, r1, r2]) == Access("restricted", "m2", ("c",), ("QA",))
+    r3 = Access("restricted", "m3", ("e",), ("SY",))
+    assert Access.combine([r1, r3]) == Access("restricted", None, (), ())
+
+
+# -- reading the other services' events --
+
+
+def test_events_are_read_tolerantly():
+    assert organization_from_event({"id": "o", "version": 1}) == Org("o")
+    org = organization_from_event(
+        {
+            "id": "o",
+            "version": 2,
+            "names": {"en": " X "},
+            "country": "qa",
+            "scope": "national",
+            "designations": ["coordinating_body", None],
+            "ministry_id": "ignored",
+        }
+    )
+    assert (org.names.en, org.country, org.designations, org.ministry_id) == (
+        "X",
+        "QA",
+        ("coordinating_body",),
+        None,
+    )
+    a = agreement_from_event(
+        {
+            "id": "a",
+            "version": 3,
+            "parties": [{"org_id": "p"}, "q", {"role": "x"}, 5],
+            "themes": {"sdgs": [4, "5", 18, True, "x"], "sectors": "no"},
+            "signed_on": "bad",
+            "clearance": {"decision": "cleared"},
+            "visibility": "other",
+            "future_field": 1,
+        }
+    )
+    assert (a.party_org_ids, a.themes.sdgs, a.themes.sectors, a.signed_on) == (
+        ("p", "q", "5"),
+        (4, 5),
+        (),
+        None,
+    )
+    assert (a.cleared, a.visibility) == (True, "restricted")
+    assert (
+        agreement_from_event(
+            {"id": "a", "version": 1, "cleared": False, "clearance": {"decision": "cleared"}}
+        ).cleared
+        is False
+    )
+    assert agreement_from_event({"id": "a", "version": 1}).visibility == "interagency"
+    e = engagement_from_event(
+        {
+            "id": "e",
+            "version": 1,
+            "start": "2026-01-01T10:00:00",
+            "attendees": {"total": -3, "nationals": "4"},
+            "report": {"submitted_at": "2026-01-02T00:00:00Z"},
+            "action_items": [{"title": "t", "due_on": "2026-01-05", "status": "done"}, "junk"],
+        }
+    )
+    assert e.start == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    assert (e.attendees_total, e.nationals, e.report_submitted) == (0, 4, True)
+    assert e.action_items == (ActionItem("t", date(2026, 1, 5), "done"),)
+    for bad in (
+        {"version": 1},
+        {"id": "x"},
+        {"id": "x", "version": "1"},
+        {"id": "x", "version": True},
+    ):
+        with pytest.raises(InvalidRecord):
+            engagement_from_event(bad)
+
+
+def test_ministry_and_coordinating_body_from_the_chain():
+    directorate = Org("d", scope="national")
+    ministry = Org("m", scope="national", designations=("coordinating_body",))
+    un = Org("u", scope="international")
+    assert ministry_of([directorate, ministry]) == "m"
+    assert ministry_of([directorate, un, ministry]) == "d"  # the national chain is broken
+    assert ministry_of([un]) is None
+    assert ministry_of([]) is None
+    assert is_coordinating([directorate, ministry])
+    assert not is_coordinating([Org("d", scope="national", status="archived"), ministry])
+    assert not is_coordinating(
+        [directorate, Org("m", designations=("coordinating_body",), status="archived")]
+    )
+    assert not is_coordinating([])
