@@ -7,15 +7,28 @@ from tansiq_common.events.consumer import consumer_component
 from tansiq_common.events.relay import relay_component
 
 from tansiq_engagements import SERVICE
+from tansiq_engagements.agreements.replica import agreement_consumer
+from tansiq_engagements.engagements.api import ingest_router
+from tansiq_engagements.engagements.api import router as engagements_router
+from tansiq_engagements.engagements.ingest import ingest_consumer
+from tansiq_engagements.lookups import build_lookups, lookups_component
 from tansiq_engagements.settings import EngagementsSettings, get_settings
 
 
 def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = create_service_app(
+    return create_service_app(
         service=SERVICE,
         settings=settings,
-        components=[relay_component(SERVICE), consumer_component(directory_consumer())],
+        routers=[engagements_router, ingest_router],
+        components=[
+            lookups_component,
+            relay_component(SERVICE),
+            consumer_component(directory_consumer()),
+            consumer_component(agreement_consumer()),
+            # The topic's messages carry no caller token: a replica miss is asked of the
+            # owner without one (see the service's README in docs/architecture.md).
+            consumer_component(ingest_consumer(build_lookups(settings))),
+        ],
         description="meetings, visits, trainings and dialogues with partners",
     )
-    return app

@@ -1,0 +1,1 @@
+"""The replica of the agreements service's agreements, for checking linked agreements."""

@@ -1,0 +1,1 @@
+"""Engagements: meetings, visits, trainings, dialogues; their reports and action items."""

@@ -1,0 +1,465 @@
+"""HTTP endpoints for engagements, their reports and action items, and the ingestion batch:
+thin handlers over the service (writes) and the query functions (reads)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from tansiq_common.auth import OrgScope, Principal, Role, authorize
+from tansiq_common.deps import (
+    IfMatch,
+    MergePatch,
+    ReadSession,
+    Scope,
+    Uow,
+    merge_patch_body,
+    versioned,
+)
+from tansiq_common.pagination import DEFAULT_LIMIT, Cursor, Limit
+from tansiq_common.problems import Forbidden, UnprocessableEntity, problem_responses
+from tansiq_common.repository import parse_id
+
+from tansiq_engagements.engagements import queries
+from tansiq_engagements.engagements.ingest import BatchIngestion
+from tansiq_engagements.engagements.model import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    ActionItem,
+    Channel,
+    Engagement,
+    Kind,
+    ReportNotFound,
+    Status,
+    Visibility,
+)
+from tansiq_engagements.engagements.schemas import (
+    MAX_BATCH,
+    ActionItemCreate,
+    ActionItemOut,
+    ActionItemPage,
+    ActionItemPatch,
+    EngagementCreate,
+    EngagementOut,
+    EngagementPage,
+    EngagementPatch,
+    EngagementReport,
+    EngagementReportIn,
+    IngestBatch,
+    IngestReport,
+)
+from tansiq_engagements.engagements.service import EngagementService
+from tansiq_engagements.lookups import Lookups, get_lookups
+
+router = APIRouter(prefix="/v1/engagements", tags=["engagements"])
+ingest_router = APIRouter(prefix="/v1/ingest", tags=["ingestion"])
+
+READ = authorize(Role.viewer, Role.editor, Role.coordinator, Role.auditor, Role.integration)
+WRITE = authorize(Role.editor)
+INGEST = authorize(Role.integration)
+
+# The claim naming the organizations an integration token pushes engagements for.
+ORGS_CLAIM = "orgs"
+MAX_CLAIMED_ORGS = 100
+
+LookupsDep = Annotated[Lookups, Depends(get_lookups)]
+
+
+def bearer_of(request: Request) -> str | None:
+    """The caller's token, handed on to the owners of referenced records."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _service(
+    uow: Uow, lookups: Lookups, request: Request, principal: Principal, scope: OrgScope
+) -> EngagementService:
+    return EngagementService(
+        uow, lookups, principal=principal, scope=scope, bearer=bearer_of(request)
+    )
+
+
+def _respond(engagement: Engagement, status_code: int = 200, **kw: Any) -> JSONResponse:
+    return versioned(EngagementOut, engagement.snapshot(), status_code, **kw)
+
+
+def _item(
+    engagement: Engagement, item: ActionItem, status_code: int = 200, **kw: Any
+) -> JSONResponse:
+    state = engagement.snapshot()
+    body = next(i for i in state["action_items"] if i["id"] == item.id)
+    return versioned(ActionItemOut, {**body, "version": state["version"]}, status_code, **kw)
+
+
+def _page(items: list[dict[str, Any]], next_cursor: str | None) -> JSONResponse:
+    # The snapshots as they are: the same representation as a GET of one record.
+    return JSONResponse({"items": items, "next_cursor": next_cursor})
+
+
+# --- engagements -------------------------------------------------------------------------------
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=EngagementOut,
+    responses=problem_responses(400, 401, 403, 409, 413, 422, 503),
+)
+async def create_engagement(
+    body: EngagementCreate,
+    request: Request,
+    uow: Uow,
+    lookups: LookupsDep,
+    scope: Scope,
+    principal: Principal = Depends(WRITE),
+) -> JSONResponse:
+    service = _service(uow, lookups, request, principal, scope)
+    engagement = await service.create(body.model_dump(mode="json"))
+    return _respond(engagement, 201, location=f"/v1/engagements/{engagement.id}")
+
+
+@router.get("", response_model=EngagementPage, responses=problem_responses(400, 401, 403, 422))
+async def list_engagements(
+    session: ReadSession,
+    scope: Scope,
+    principal: Principal = Depends(READ),
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    kind: Kind | None = None,
+    status: Status | None = None,
+    channel: Channel | None = None,
+    visibility: Visibility | None = None,
+    lead_org_id: Annotated[str | None, Query(max_length=100)] = None,
+    ministry_id: Annotated[
+        str | None, Query(max_length=100, description="The lead organization's ministry")
+    ] = None,
+    org_id: Annotated[
+        str | None, Query(max_length=100, description="The lead or a participant")
+    ] = None,
+    agreement_id: Annotated[str | None, Query(max_length=100)] = None,
+    sdg: Annotated[int | None, Query(ge=1, le=17)] = None,
+    sector: Annotated[str | None, Query(max_length=50, pattern=r"^[^\x00]*$")] = None,
+    priority: Annotated[str | None, Query(max_length=50, pattern=r"^[^\x00]*$")] = None,
+    country: Annotated[
+        str | None, Query(pattern="^[A-Za-z]{2}$", description="A country involved")
+    ] = None,
+    source: Annotated[str | None, Query(max_length=63, pattern=r"^[A-Za-z0-9._-]+$")] = None,
+    external_id: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
+    start_from: Annotated[
+        datetime | None, Query(description="Engagements starting at or after")
+    ] = None,
+    start_before: Annotated[
+        datetime | None, Query(description="Engagements starting before")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=r"^[^\x00]*$",
+            description="Bilingual search in titles, outcomes and reports",
+        ),
+    ] = None,
+) -> JSONResponse:
+    f = queries.EngagementFilter(
+        kind=kind.value if kind else None,
+        status=status.value if status else None,
+        channel=channel.value if channel else None,
+        visibility=visibility.value if visibility else None,
+        lead_org_id=lead_org_id,
+        ministry_id=ministry_id,
+        org_id=org_id,
+        agreement_id=agreement_id,
+        sdg=sdg,
+        sector=sector,
+        priority=priority,
+        country=country,
+        source=source,
+        external_id=external_id,
+        start_from=_bounded(start_from, "start_from"),
+        start_before=_bounded(start_before, "start_before"),
+        q=q,
+    )
+    found, next_cursor = await queries.list_engagements(
+        session, f, scope, principal, limit=limit, cursor=cursor
+    )
+    return _page([e.snapshot() for e in found], next_cursor)
+
+
+@router.get(
+    "/{engagement_id}",
+    response_model=EngagementOut,
+    responses=problem_responses(401, 403, 404),
+)
+async def get_engagement(
+    engagement_id: str,
+    session: ReadSession,
+    scope: Scope,
+    principal: Principal = Depends(READ),
+) -> JSONResponse:
+    return _respond(await queries.get_engagement(session, engagement_id, scope, principal))
+
+
+@router.patch(
+    "/{engagement_id}",
+    response_model=EngagementOut,
+    responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 503),
+    openapi_extra=merge_patch_body("EngagementPatch"),
+    dependencies=[MergePatch],
+)
+async def update_engagement(
+    engagement_id: str,
+    body: EngagementPatch,
+    request: Request,
+    uow: Uow,
+    lookups: LookupsDep,
+    scope: Scope,
+    if_match: IfMatch = None,
+    principal: Principal = Depends(WRITE),
+) -> JSONResponse:
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    service = _service(uow, lookups, request, principal, scope)
+    return _respond(await service.update(engagement_id, changes, if_match))
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def _report(engagement: Engagement, status_code: int = 200) -> JSONResponse:
+    state = engagement.snapshot()
+    report = {**state["report"], "version": state["version"]}
+    return versioned(EngagementReport, report, status_code)
+
+
+@router.put(
+    "/{engagement_id}/report",
+    response_model=EngagementReport,
+    responses={
+        201: {"description": "The first report on the engagement", "model": EngagementReport},
+        **problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428),
+    },
+    summary="File the report on a held engagement, or replace it (If-Match required then)",
+)
+async def put_report(
+    engagement_id: str,
+    body: EngagementReportIn,
+    request: Request,
+    uow: Uow,
+    lookups: LookupsDep,
+    scope: Scope,
+    if_match: IfMatch = None,
+    principal: Principal = Depends(WRITE),
+) -> JSONResponse:
+    service = _service(uow, lookups, request, principal, scope)
+    attachments = [a.model_dump(mode="json") for a in body.attachments]
+    engagement, first = await service.put_report(engagement_id, body.text, attachments, if_match)
+    return _report(engagement, 201 if first else 200)
+
+
+@router.get(
+    "/{engagement_id}/report",
+    response_model=EngagementReport,
+    responses=problem_responses(401, 403, 404),
+)
+async def get_report(
+    engagement_id: str,
+    session: ReadSession,
+    scope: Scope,
+    principal: Principal = Depends(READ),
+) -> JSONResponse:
+    engagement = await queries.get_engagement(session, engagement_id, scope, principal)
+    if engagement.report is None:
+        raise ReportNotFound(f"Engagement {engagement.id} has no report yet.")
+    return _report(engagement)
+
+
+# --- action items ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/{engagement_id}/action-items",
+    response_model=ActionItemPage,
+    responses=problem_responses(401, 403, 404),
+)
+async def list_action_items(
+    engagement_id: str,
+    session: ReadSession,
+    scope: Scope,
+    principal: Principal = Depends(READ),
+) -> JSONResponse:
+    engagement = await queries.get_engagement(session, engagement_id, scope, principal)
+    return _page(engagement.snapshot()["action_items"], None)
+
+
+@router.post(
+    "/{engagement_id}/action-items",
+    status_code=201,
+    response_model=ActionItemOut,
+    responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 503),
+)
+async def add_action_item(
+    engagement_id: str,
+    body: ActionItemCreate,
+    request: Request,
+    uow: Uow,
+    lookups: LookupsDep,
+    scope: Scope,
+    if_match: IfMatch = None,
+    principal: Principal = Depends(WRITE),
+) -> JSONResponse:
+    service = _service(uow, lookups, request, principal, scope)
+    engagement, item = await service.add_action_item(
+        engagement_id, body.model_dump(mode="json"), if_match
+    )
+    location = f"/v1/engagements/{engagement.id}/action-items/{item.id}"
+    return _item(engagement, item, 201, location=location)
+
+
+@router.get(
+    "/{engagement_id}/action-items/{item_id}",
+    response_model=ActionItemOut,
+    responses=problem_responses(401, 403, 404),
+)
+async def get_action_item(
+    engagement_id: str,
+    item_id: str,
+    session: ReadSession,
+    scope: Scope,
+    principal: Principal = Depends(READ),
+) -> JSONResponse:
+    engagement = await queries.get_engagement(session, engagement_id, scope, principal)
+    return _item(engagement, engagement.action_item(item_id))
+
+
+@router.patch(
+    "/{engagement_id}/action-items/{item_id}",
+    response_model=ActionItemOut,
+    responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 503),
+    openapi_extra=merge_patch_body("ActionItemPatch"),
+    dependencies=[MergePatch],
+)
+async def update_action_item(
+    engagement_id: str,
+    item_id: str,
+    body: ActionItemPatch,
+    request: Request,
+    uow: Uow,
+    lookups: LookupsDep,
+    scope: Scope,
+    if_match: IfMatch = None,
+    principal: Principal = Depends(WRITE),
+) -> JSONResponse:
+    service = _service(uow, lookups, request, principal, scope)
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    engagement, item = await service.update_action_item(engagement_id, item_id, changes, if_match)
+    return _item(engagement, item)
+
+
+# --- ingestion ---------------------------------------------------------------------------------
+
+
+async def integration_leads(
+    request: Request,
+    scope: Scope,
+    principal: Principal = Depends(INGEST),
+) -> frozenset[str]:
+    """The organizations an integration token pushes engagements for: those its `orgs` claim
+    lists (each with the organizations below it) or, without the claim, its own organization
+    and those below it."""
+    claims = _claims_of_verified_token(bearer_of(request))
+    listed = claims.get(ORGS_CLAIM)
+    if listed is None:
+        return scope.descendants
+    if (
+        not isinstance(listed, list)
+        or len(listed) > MAX_CLAIMED_ORGS
+        or not all(isinstance(org, str) for org in listed)
+    ):
+        raise Forbidden(
+            f"The token's `{ORGS_CLAIM}` claim must list at most {MAX_CLAIMED_ORGS} "
+            "organization ids.",
+            slug="invalid-orgs-claim",
+        )
+    directory = request.app.state.organization_directory
+    leads: set[str] = set()
+    for org in listed:
+        canonical = parse_id(org)
+        if canonical is not None:
+            leads |= (await directory.scope_of(canonical)).descendants
+    return frozenset(leads)
+
+
+def _claims_of_verified_token(token: str | None) -> dict[str, Any]:
+    """The claims of the request's token. Only called once the route's role rule (hence
+    `current_principal`) verified this very token, so reading its payload again is safe."""
+    if token is None:
+        return {}
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+@ingest_router.post(
+    "/engagements",
+    response_model=IngestReport,
+    responses=problem_responses(400, 401, 403, 409, 413, 422),
+    summary="Upsert up to 1,000 engagements by (source, external_id); a result per item",
+    description=(
+        "Each item is an engagement as its system has it, keyed by `(source, external_id)`: "
+        "a new key creates the engagement, a known one brings it in line with the item "
+        "(`updated`, or `unchanged` when nothing differs). Items are checked one by one: a bad "
+        "item is `rejected` with its reasons and never affects the others. An `integration` "
+        "token pushes engagements led by the organizations it is for: by default its own "
+        "organization (`org`) and those below it; a token with an `orgs` claim (a list of at "
+        "most 100 organization ids) is for the organizations listed and those below them "
+        "instead. The same items may be published on the Kafka topic `engagements.ingest.v1` "
+        "(ce_type `tansiq.integration.engagement.v1`, ce_source "
+        "`/tansiq/integration/<source>`, key `<source>:<external_id>`)."
+    ),
+)
+async def ingest_engagements(
+    body: IngestBatch,
+    request: Request,
+    uow: Uow,
+    lookups: LookupsDep,
+    scope: Scope,
+    leads: frozenset[str] = Depends(integration_leads),
+    principal: Principal = Depends(INGEST),
+) -> dict[str, Any]:
+    items: Any = body.items
+    if not isinstance(items, list) or not items:
+        raise UnprocessableEntity(
+            "`items` is a list of 1 to 1,000 engagements.", slug="validation-error"
+        )
+    if len(items) > MAX_BATCH:
+        raise UnprocessableEntity(
+            f"A batch holds at most {MAX_BATCH} items; this one has {len(items)}.",
+            slug="batch-too-large",
+        )
+    if not leads:
+        raise Forbidden(
+            "This integration token is for no organization the registry knows.",
+            slug="organization-scope",
+        )
+    ingestion = BatchIngestion(
+        uow, lookups, principal=principal, scope=scope, bearer=bearer_of(request), leads=leads
+    )
+    return await ingestion.run(items)
+
+
+def _bounded(value: datetime | None, name: str) -> datetime | None:
+    """A time filter the database can compare (naive means UTC; far years are typing errors
+    that would overflow on the way to UTC)."""
+    if value is None:
+        return None
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise UnprocessableEntity(
+            f"{name} is not between {EARLIEST_YEAR} and {LATEST_YEAR}.", slug="validation-error"
+        )
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

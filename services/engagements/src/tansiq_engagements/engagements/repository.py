@@ -1,0 +1,127 @@
+"""Loading and storing engagements; the upsert by (source, external_id) ingestion relies on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from tansiq_common.auth import OrgScope, Principal, visible_to
+from tansiq_common.codec import RowMapper
+from tansiq_common.domain import RuleConflict
+from tansiq_common.repository import VersionedRepository, parse_id
+from tansiq_common.search import search_text
+
+from tansiq_engagements.engagements.model import Engagement
+from tansiq_engagements.engagements.tables import engagements
+
+__all__ = ["DuplicateExternalId", "EngagementRepository", "parse_id", "visibility_clause"]
+
+MAPPER = RowMapper(Engagement)
+
+
+class DuplicateExternalId(RuleConflict):
+    slug = "duplicate-external-id"
+
+
+def visibility_clause(scope: OrgScope, principal: Principal) -> sa.ColumnElement[bool]:
+    """The rows `principal` may see: the one access filter of every read (and of loads for a
+    write, so a hidden engagement is missing, not forbidden)."""
+    t = engagements
+    return visible_to(
+        scope,
+        principal,
+        visibility_col=t.c.visibility,
+        owner_ministry_col=t.c.lead_ministry_id,
+        party_org_ids_col=t.c.party_org_ids,
+        countries_col=t.c.countries,
+    )
+
+
+class EngagementRepository(VersionedRepository[Engagement]):
+    table: ClassVar[sa.Table] = engagements
+    mapper: ClassVar[RowMapper] = MAPPER
+    conflicts: ClassVar[dict[str, Any]] = {
+        "uq_engagements_source_external_id": lambda: DuplicateExternalId(
+            "An engagement with this source and external_id exists already."
+        ),
+    }
+
+    def extra_columns(self, aggregate: Engagement) -> dict[str, Any]:
+        e = aggregate
+        report = e.report.text if e.report is not None else None
+        return {
+            "party_org_ids": e.party_org_ids,
+            "search_text": search_text(e.title.ar, e.title.en, e.outcome, report),
+        }
+
+    async def get_visible(
+        self, engagement_id: str, scope: OrgScope | None, principal: Principal | None
+    ) -> Engagement | None:
+        """Load for update what the caller may see (the system, without a principal, sees all)."""
+        canonical = parse_id(engagement_id)
+        if canonical is None:
+            return None
+        stmt = sa.select(engagements).where(engagements.c.id == canonical)
+        if scope is not None and principal is not None:
+            stmt = stmt.where(visibility_clause(scope, principal))
+        row = (await self.session.execute(stmt.with_for_update())).first()
+        if row is None:
+            return None
+        engagement = self.to_model(row)
+        self._seen(engagement)
+        return engagement
+
+    async def by_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Engagement]:
+        """The engagements with these (source, external_id), locked for update in id order
+        (every writer locks in the same order: no deadlock between batches)."""
+        if not keys:
+            return {}
+        t = engagements
+        stmt = (
+            sa.select(t)
+            .where(sa.tuple_(t.c.source, t.c.external_id).in_([tuple(k) for k in keys]))
+            .order_by(t.c.id)
+            .with_for_update()
+        )
+        found: dict[tuple[str, str], Engagement] = {}
+        for row in await self.session.execute(stmt):
+            engagement = self.to_model(row)
+            self._seen(engagement)
+            found[(engagement.source, engagement.external_id or "")] = engagement
+        return found
+
+    async def find_by_key(self, source: str, external_id: str) -> str | None:
+        """The id of the engagement with this (source, external_id), if any."""
+        t = engagements
+        found = await self.session.scalar(
+            sa.select(t.c.id).where(t.c.source == source, t.c.external_id == external_id)
+        )
+        return None if found is None else str(found)
+
+    async def insert_if_absent(self, engagement: Engagement) -> bool:
+        """Insert unless an engagement with the same id or (source, external_id) exists; a
+        concurrent insert of the same item makes this wait for it, then do nothing. True when
+        this call inserted it."""
+        stmt = (
+            pg_insert(engagements)
+            .values(**self.to_row(engagement))
+            .on_conflict_do_nothing()
+            .returning(engagements.c.id)
+        )
+        inserted = (await self.session.execute(stmt)).first() is not None
+        if inserted:
+            self._seen(engagement)
+        return inserted
+
+    async def existing_visible_ids(
+        self, ids: Sequence[str], scope: OrgScope | None, principal: Principal | None
+    ) -> set[str]:
+        canonical = [i for i in (parse_id(x) for x in ids) if i]
+        if not canonical:
+            return set()
+        stmt = sa.select(engagements.c.id).where(engagements.c.id.in_(canonical))
+        if scope is not None and principal is not None:
+            stmt = stmt.where(visibility_clause(scope, principal))
+        return {str(r.id) for r in await self.session.execute(stmt)}
