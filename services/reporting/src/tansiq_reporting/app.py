@@ -10,6 +10,7 @@ from tansiq_reporting import SERVICE
 from tansiq_reporting.consumer import reporting_consumer
 from tansiq_reporting.findings.api import router as findings_router
 from tansiq_reporting.findings.schedule import scheduled_pass_component
+from tansiq_reporting.indicators.api import router as indicators_router
 from tansiq_reporting.settings import ReportingSettings, get_settings
 from tansiq_reporting.views.api import router as views_router
 
@@ -20,7 +21,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     app = create_service_app(
         service=SERVICE,
         settings=settings,
-        routers=[findings_router, views_router],
+        routers=[findings_router, views_router, indicators_router],
         components=[
             relay_component(SERVICE),
             consumer_component(directory_consumer()),

@@ -6,10 +6,10 @@ direction. Progress compares the actual value with the target and projects it li
 deadline: achieved, on track, at risk (the projection closes most of the gap) or off track.
 
 How a metric adds up:
-- flows (`agreements_signed`, `nationals_trained`, `engagements`) are counted per calendar year;
-  window `cumulative` adds the years after the baseline year to the baseline value, window
-  `annual` measures each year against the target on its own (e.g. "30 trainees a year");
-- `placements` is a stock: the nationals in international posts at a date;
+- flows (`agreements_signed`, `nationals_trained`, `placements`: nationals placed in
+  international posts, `engagements`) are counted per calendar year; window `cumulative` adds the
+  years after the baseline year to the baseline value, window `annual` measures each year
+  against the target on its own (e.g. "30 trainees a year");
 - `coordinated_engagement_share` is a ratio (0..1): over the whole period (cumulative) or per
   year (annual).
 """
@@ -61,7 +61,9 @@ class Standing(StrEnum):
     off_track = "off_track"
 
 
-FLOWS = frozenset({Metric.agreements_signed, Metric.nationals_trained, Metric.engagements})
+FLOWS = frozenset(
+    {Metric.agreements_signed, Metric.nationals_trained, Metric.placements, Metric.engagements}
+)
 AGREEMENT_KINDS = frozenset(
     {
         "mou",
@@ -401,8 +403,7 @@ def progress(
     at_risk_share: float = 0.9,
 ) -> Progress:
     """Actual, target, percent of target and standing, from the metric's yearly values (years
-    from the baseline year to the as-of year; for `placements` the level at each year's end or
-    at the as-of date)."""
+    from the baseline year to the as-of year)."""
     end = datetime.combine(indicator.target.deadline, datetime.max.time(), tzinfo=UTC)
     as_of_moment = min(now, end)
     as_of = as_of_moment.date()
@@ -420,8 +421,6 @@ def progress(
         actual = (
             _ratio(after_baseline) if window is Window.cumulative else by_year[as_of.year].value
         )
-    elif metric is Metric.placements:
-        actual = by_year[as_of.year].value if as_of.year in by_year else None
     elif window is Window.cumulative:
         actual = (indicator.baseline.value or 0) + sum(p.value or 0 for p in after_baseline)
     elif as_of.year > b_year:
