@@ -13,7 +13,7 @@ SERVICES := registry agreements engagements reporting
 STACK := bash ops/local/stack.sh
 WITH_ENV = eval "$$($(STACK) env)"; export AUTH_JWKS_FILE="$${AUTH_JWKS_FILE:-$(CURDIR)/.local/keys/jwks.json}";
 
-.PHONY: help install lock stack migrate seed dev-key up start stop test fuzz lint k8s-validate
+.PHONY: help install lock stack migrate seed dev-key up start stop test fuzz lint k8s-validate mutants
 
 help:
 	@echo "make up     run PostgreSQL, Kafka and the four services in the foreground (Ctrl-C stops)"
@@ -21,6 +21,7 @@ help:
 	@echo "make start  like up, detached; returns when every /health/ready is 200"
 	@echo "make stop   stop what start/up started"
 	@echo "make lint   ruff, ruff format --check, mypy, import boundaries"
+	@echo "make mutants   mutation testing of the pure rules: kill rate per module ([tool.mutmut])"
 	@echo "make k8s-validate   deploy/ checked offline: overlays, schemas, policies, compose, alerts"
 	@echo "make fuzz   the API fuzzer, deeper than in make test (FUZZ_EXAMPLES=300 per operation)"
 
@@ -77,6 +78,54 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# Mutation testing of the pure rules: the modules and their unit tests (no database) are listed
+# in pyproject.toml's [tool.mutmut]. mutmut finds code under src/, so every package's src/ is
+# merged into one under $(MUTATION_DIR) beside copies of those tests, and mutmut runs there.
+# Prints the kill rate per module and the survivors (`cd $(MUTATION_DIR) && mutmut show NAME`
+# shows one); fails when a module kills less than MUTANTS_MIN %. At most MUTANTS_CHILDREN
+# mutants run at once (the machine is shared).
+MUTATION_DIR := .local/mutation
+MUTANTS_CHILDREN ?= 2
+MUTANTS_MIN ?= 90
+mutants: install
+	@rm -rf $(MUTATION_DIR) && mkdir -p $(MUTATION_DIR)/src
+	@cp -r libs/common/src/tansiq_common services/*/src/tansiq_* $(MUTATION_DIR)/src/
+	@find $(MUTATION_DIR)/src -name __pycache__ -prune -exec rm -rf {} +
+	@cp pyproject.toml $(MUTATION_DIR)/
+	@$(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["tool"]["mutmut"]["pytest_add_cli_args_test_selection"])' \
+		| xargs cp --parents -t $(MUTATION_DIR)
+	@cd $(MUTATION_DIR) && $(CURDIR)/$(VENV)/bin/mutmut run --max-children $(MUTANTS_CHILDREN)
+	@cd $(MUTATION_DIR) && $(CURDIR)/$(VENV)/bin/mutmut results --all true \
+		| MUTANTS_MIN=$(MUTANTS_MIN) $(CURDIR)/$(PY) -c "$$MUTATION_REPORT"
+
+# Reads `mutmut results --all true` lines ("    module.x_function__mutmut_N: status"); a timeout
+# counts as killed (the mutant broke the code's termination, and the tests noticed).
+define MUTATION_REPORT
+import collections, os, re, sys
+counts = collections.defaultdict(collections.Counter)
+left = collections.defaultdict(list)
+for line in sys.stdin:
+    name, _, status = line.strip().rpartition(": ")
+    if not name:
+        continue
+    module = re.split(r"\.x[_\u01c1]", name, maxsplit=1)[0]
+    status = "killed" if status == "timeout" else status
+    counts[module][status] += 1
+    if status != "killed":
+        left[module].append(f"{name} ({status})")
+below = []
+for module in sorted(counts):
+    total, killed = sum(counts[module].values()), counts[module]["killed"]
+    rate = 100 * killed / total
+    below += [module] if rate < float(os.environ["MUTANTS_MIN"]) else []
+    print(f"{module:48} {killed:4}/{total:<4} killed  {rate:5.1f}%")
+for module in sorted(left):
+    print(f"\n{module}: not killed")
+    print("\n".join(f"  {name}" for name in left[module]))
+sys.exit(f"below {os.environ['MUTANTS_MIN']}% killed: {', '.join(below)}" if below else 0)
+endef
+export MUTATION_REPORT
 
 # deploy/ checked offline against the code: both overlays rendered and every object validated
 # (vendored CRD schemas), policies, docker-compose.yml, the alerts (promtool) and the dashboard.

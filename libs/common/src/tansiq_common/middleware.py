@@ -1,18 +1,27 @@
-"""ASGI middleware every service runs: request id, access log, metrics, body size limit."""
+"""ASGI middleware every service runs: request id, access log, metrics, body size limit, and the
+client values no service can store (tansiq_common.inputs)."""
 
 from __future__ import annotations
 
 import logging
 import re
 import time
+import traceback
 import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tansiq_common.context import request_id_var, traceparent_var
+from tansiq_common.domain import DomainError
+from tansiq_common.inputs import nul_in_body, nul_in_url, nul_refused
 from tansiq_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from tansiq_common.problems import PayloadTooLarge, Problem, problem_response
+from tansiq_common.problems import (
+    PayloadTooLarge,
+    Problem,
+    from_domain_error,
+    problem_response,
+)
 
 access_log = logging.getLogger("tansiq.access")
 log = logging.getLogger(__name__)
@@ -24,8 +33,53 @@ INTERNAL_ERROR = Problem(
     title="Internal server error",
 )
 
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+# A client's request id goes into every log line and audit row: short, and nothing but these
+# characters (fullmatch: `$` would let a trailing newline through), or it is replaced.
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+def request_id_from(incoming: str | None) -> str:
+    """The client's X-Request-ID when it is safe to log and store, else a new one."""
+    if incoming and _SAFE_REQUEST_ID.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+def _from_database(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".", 1)[0] in ("sqlalchemy", "asyncpg")
+
+
+def safe_traceback(exc: BaseException) -> str:
+    """The traceback of an unexpected error, for the log, without what a database error's
+    message may quote: the values bound to the statement (e-mails, phone numbers). Such
+    messages, and those of the errors that caused them, are replaced by the SQLSTATE and the
+    statement's text (which has placeholders, not values)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    parts = []
+    withheld = False
+    for error in chain:  # outermost first
+        withheld = withheld or _from_database(error)
+        if withheld:
+            sqlstate = getattr(error, "sqlstate", None) or getattr(
+                getattr(error, "orig", None), "sqlstate", None
+            )
+            statement = getattr(error, "statement", None)
+            message = f"(message withheld; sqlstate {sqlstate})" + (
+                f" SQL: {statement}" if statement else ""
+            )
+        else:
+            message = str(error)
+        name = f"{type(error).__module__}.{type(error).__qualname__}"
+        frames = "".join(traceback.format_tb(error.__traceback__))
+        parts.append(f"{name}: {message}\n{frames}")
+    return "caused by ".join(parts)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -52,10 +106,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_from(_header(scope, b"x-request-id"))
         traceparent = _header(scope, b"traceparent")
-        if not traceparent or not _TRACEPARENT.match(traceparent):
+        if not traceparent or not _TRACEPARENT.fullmatch(traceparent):
             traceparent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
         rid_token = request_id_var.set(request_id)
         tp_token = traceparent_var.set(traceparent)
@@ -74,13 +127,30 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            nul = nul_in_url(scope)
+            if nul:
+                await problem_response(nul_refused(nul))(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
         except Exception as exc:
             # Handled here, inside the request's context, so the log line and the problem
-            # carry the request id; the client never sees the stack trace.
-            log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
+            # carry the request id; the client never sees the stack trace. A problem or a
+            # domain error raised outside the routes (by a middleware) is answered as such.
+            if isinstance(exc, DomainError):
+                answer = from_domain_error(exc)
+            elif isinstance(exc, Problem):
+                answer = exc
+            else:
+                answer = INTERNAL_ERROR
+                log.error(
+                    "unhandled error on %s %s: %s",
+                    scope["method"],
+                    scope["path"],
+                    type(exc).__name__,
+                    extra={"exception": safe_traceback(exc)},
+                )
             if not response_started:
-                await problem_response(INTERNAL_ERROR)(scope, receive, send_with_id)
+                await problem_response(answer)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
@@ -139,6 +209,10 @@ class BodySizeLimitMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        nul = nul_in_body(_header(scope, b"content-type"), body)
+        if nul:
+            await problem_response(nul_refused(nul))(scope, receive, send)
+            return
         delivered = False
 
         async def replay() -> Message:

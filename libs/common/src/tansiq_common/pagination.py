@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
@@ -78,7 +78,24 @@ def _typed(column: sa.ColumnElement[Any], value: Any) -> Any:
         return value
     if (isinstance(value, bool) and expected is not bool) or not isinstance(value, expected):
         raise _foreign_cursor()
+    if isinstance(value, datetime):
+        try:
+            value.astimezone(UTC)  # what the driver does; before year 1 or after 9999 fails
+        except (OverflowError, ValueError):
+            raise _foreign_cursor() from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        low, high = _INTEGER_RANGES.get(type(column.type), _INTEGER_RANGES[sa.BigInteger])
+        if not low <= value <= high:
+            raise _foreign_cursor()
     return value
+
+
+# What PostgreSQL's smallint, integer and bigint hold; other integer types are taken as bigint.
+_INTEGER_RANGES: dict[type[Any], tuple[int, int]] = {
+    sa.SmallInteger: (-(2**15), 2**15 - 1),
+    sa.Integer: (-(2**31), 2**31 - 1),
+    sa.BigInteger: (-(2**63), 2**63 - 1),
+}
 
 
 def _foreign_cursor() -> BadRequest:
