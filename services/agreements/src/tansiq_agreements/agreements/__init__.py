@@ -1,0 +1,1 @@
+"""Agreements: the aggregate, its tables, use cases, queries and HTTP API."""
