@@ -11,7 +11,7 @@ they arrive.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -28,7 +28,6 @@ from tansiq_common.uow import UnitOfWork
 
 from tansiq_reporting.findings.evaluation import Evaluator, lock_evaluation
 from tansiq_reporting.findings.rules import RuleParameters
-from tansiq_reporting.findings.tables import findings
 from tansiq_reporting.readmodels import store
 from tansiq_reporting.readmodels.model import (
     Org,
@@ -90,7 +89,7 @@ class ReportingHandlers:
                 changed |= await store.orgs_of_ministry(session, org.id)
         if changed:
             agreements, engagements = await store.records_naming(session, changed)
-            await Evaluator(uow, self.params, self.clock()).evaluate(agreements, engagements)
+            await self._evaluate(uow, agreements, engagements)
         await self._fresh(uow, envelope)
 
     async def agreement(self, uow: UnitOfWork, envelope: Envelope) -> None:
@@ -103,7 +102,7 @@ class ReportingHandlers:
             return await self._fresh(uow, envelope)
         # A renewal is rule C6 of the agreement it supersedes (before and after the change).
         wanted = {a.id, a.supersedes, previous.supersedes if previous else None}
-        await Evaluator(uow, self.params, self.clock()).evaluate({i for i in wanted if i})
+        await self._evaluate(uow, {i for i in wanted if i}, ())
         await self._fresh(uow, envelope)
 
     async def engagement(self, uow: UnitOfWork, envelope: Envelope) -> None:
@@ -116,8 +115,18 @@ class ReportingHandlers:
             return await self._fresh(uow, envelope)
         # The agreements it is (or was) linked to: rule C4.
         agreements = set(e.agreement_ids) | set(previous.agreement_ids if previous else ())
-        await Evaluator(uow, self.params, self.clock()).evaluate(agreements, {e.id})
+        await self._evaluate(uow, agreements, {e.id})
         await self._fresh(uow, envelope)
+
+    async def _evaluate(
+        self, uow: UnitOfWork, agreements: Iterable[str], engagements: Iterable[str]
+    ) -> None:
+        if await store.rebuilding(uow.session):
+            # The replicas are being rebuilt: judge nothing on a half-built picture; the pass
+            # that ends the rebuild evaluates these records.
+            await store.mark_due(uow.session, agreements, engagements)
+            return
+        await Evaluator(uow, self.params, self.clock()).evaluate(agreements, engagements)
 
     async def _fresh(self, uow: UnitOfWork, envelope: Envelope) -> None:
         """The topic's last applied event, for /v1/freshness."""
@@ -143,16 +152,18 @@ def reporting_consumer(
     clock: Clock = utcnow,
     contracts: dict[str, TopicContract] | None = None,
 ) -> ConsumerSpec:
-    """The consumer of every domain topic (`tansiq replay reporting --service reporting`).
+    """The consumer of every domain topic.
 
-    A replay empties the replicas, the counters and the findings, not the finding ledger: rebuilt
-    findings keep their decisions and continue their versions."""
+    A replay (`tansiq_reporting.rebuild`, which `tansiq replay reporting` should call) empties
+    the replicas and the counters, refills them from the topics and then evaluates every record:
+    findings are re-evaluated, not emptied, so decisions stay and an unchanged finding keeps its
+    row exactly as it was."""
     handlers = ReportingHandlers(params, clock)
     return ConsumerSpec(
         name=CONSUMER_NAME,
         topics=list(TOPICS),
         handlers={"*": _by_topic(handlers)},
-        tables=[t.name for t in READ_MODEL_TABLES] + [findings.name],
+        tables=[t.name for t in READ_MODEL_TABLES],
         uses_uow=True,
         contracts=contracts or {},
     )

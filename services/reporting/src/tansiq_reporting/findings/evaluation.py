@@ -165,11 +165,10 @@ class Evaluator:
     ) -> dict[RecordRef, list[Finding]]:
         existing = await self.findings.anchored_at(ev.record for ev in evaluations)
         candidates = {c.finding_id: c for ev in evaluations for c in ev.candidates}
-        priors = await self.findings.priors(sorted(set(candidates) - set(existing)))
         for finding_id, candidate in sorted(candidates.items()):
             finding = existing.get(finding_id)
             if finding is None:
-                finding = Finding.open(candidate, self.now, priors.get(finding_id))
+                finding = Finding.open(candidate, self.now)
                 await self.findings.add(finding)
                 existing[finding_id] = finding
                 report.opened.append(finding_id)

@@ -68,16 +68,6 @@ class Decision:
     justification: str | None = None
 
 
-@dataclass(frozen=True)
-class Prior:
-    """What an earlier life of the finding left: its last version and decisions (kept when the
-    read models are rebuilt, so a rebuilt finding continues its version and keeps decisions)."""
-
-    version: int = 0
-    acknowledgement: Decision | None = None
-    acceptance: Decision | None = None
-
-
 @dataclass
 class Finding(VersionedAggregate):
     TOPIC: ClassVar[str] = TOPIC
@@ -104,8 +94,7 @@ class Finding(VersionedAggregate):
     events: list[Any] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
-    def open(cls, candidate: Candidate, now: datetime, prior: Prior | None = None) -> Finding:
-        prior = prior or Prior()
+    def open(cls, candidate: Candidate, now: datetime) -> Finding:
         finding = cls(
             id=candidate.finding_id,
             rule=candidate.rule,
@@ -121,11 +110,7 @@ class Finding(VersionedAggregate):
             opened_at=now,
             created_at=now,
             updated_at=now,
-            acknowledgement=prior.acknowledgement,
-            acceptance=prior.acceptance,
-            version=prior.version + 1,
         )
-        finding.status = finding._held_status()
         finding.record("opened", ("status",), now, bump=False)
         return finding
 

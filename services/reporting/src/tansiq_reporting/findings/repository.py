@@ -1,18 +1,17 @@
-"""Loading and storing findings; each write also moves the finding's ledger entry forward."""
+"""Loading and storing findings."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
-from tansiq_common.codec import RowMapper, from_json, to_json
+from tansiq_common.codec import RowMapper
 from tansiq_common.repository import VersionedRepository
 
-from tansiq_reporting.findings.model import Decision, Finding, Prior
+from tansiq_reporting.findings.model import Finding
 from tansiq_reporting.findings.rules import RecordRef
-from tansiq_reporting.findings.tables import finding_ledger, findings
+from tansiq_reporting.findings.tables import findings
 
 MAPPER = RowMapper(Finding)
 
@@ -32,20 +31,6 @@ class FindingRepository(VersionedRepository[Finding]):
             "party_org_ids": list(f.access.party_org_ids),
             "countries": list(f.access.countries),
         }
-
-    async def get(self, aggregate_id: str, *, for_update: bool = False) -> Finding | None:
-        # Finding ids are UUIDs; anything else names no finding.
-        return await super().get(aggregate_id, for_update=for_update)
-
-    async def add(self, aggregate: Finding) -> None:
-        await super().add(aggregate)
-        await self._remember(aggregate)
-
-    async def save(self, aggregate: Finding) -> None:
-        before = self._loaded.get(aggregate.id)
-        await super().save(aggregate)
-        if before != aggregate.version:
-            await self._remember(aggregate)
 
     async def anchored_at(self, anchors: Iterable[RecordRef]) -> dict[str, Finding]:
         """The findings anchored at any of the records, locked for update, by id."""
@@ -80,32 +65,3 @@ class FindingRepository(VersionedRepository[Finding]):
             )
         )
         return {RecordRef(row.anchor_type, row.anchor_id) for row in rows}
-
-    async def priors(self, ids: Sequence[str]) -> dict[str, Prior]:
-        if not ids:
-            return {}
-        rows = await self.session.execute(
-            sa.select(finding_ledger).where(finding_ledger.c.id.in_(list(ids)))
-        )
-        return {
-            row.id: Prior(
-                version=row.version,
-                acknowledgement=from_json(Decision | None, row.acknowledgement),
-                acceptance=from_json(Decision | None, row.acceptance),
-            )
-            for row in rows
-        }
-
-    async def _remember(self, f: Finding) -> None:
-        values = {
-            "version": f.version,
-            "acknowledgement": to_json(f.acknowledgement),
-            "acceptance": to_json(f.acceptance),
-        }
-        stmt = insert(finding_ledger).values(id=f.id, **values)
-        await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[finding_ledger.c.id],
-                set_={name: stmt.excluded[name] for name in values},
-            )
-        )

@@ -24,6 +24,7 @@ from tansiq_reporting.findings.evaluation import (
     lock_evaluation,
 )
 from tansiq_reporting.findings.rules import RuleParameters
+from tansiq_reporting.readmodels.store import rebuilding
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ async def scheduled_pass(
     for _ in range(MAX_BATCHES):
         async with UnitOfWork(sessionmaker, ACTOR) as uow:
             await lock_evaluation(uow.session)
+            if await rebuilding(uow.session):
+                break  # the rebuild runs the pass itself once the replicas are whole
             agreements, engagements = await due_records(uow.session, now, batch)
             if not agreements and not engagements:
                 break

@@ -1,5 +1,5 @@
 """Coordinators' decisions on findings: acknowledge, or accept as an exception with a
-justification. Recorded on the finding (and its ledger), published, and audited."""
+justification. Recorded on the finding, published, and audited."""
 
 from __future__ import annotations
 

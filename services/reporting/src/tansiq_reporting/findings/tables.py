@@ -1,4 +1,6 @@
-"""Findings, and the ledger that keeps their decisions and versions across rebuilds."""
+"""Findings. A rebuild from the topics re-evaluates them rather than emptying them: the
+coordinators' decisions on them come from no topic, and a finding the rebuild finds unchanged
+keeps its row as it was (same version, same times, no event)."""
 
 from __future__ import annotations
 
@@ -46,13 +48,3 @@ sa.Index("ix_findings_partner_ids", findings.c.partner_ids, postgresql_using="gi
 sa.Index("ix_findings_country_page", findings.c.country, findings.c.opened_at, findings.c.id)
 sa.Index("ix_findings_ministry_page", findings.c.ministry_id, findings.c.opened_at, findings.c.id)
 sa.Index("ix_findings_page", findings.c.opened_at, findings.c.id)
-
-# Not emptied by `tansiq replay reporting`: what a rebuilt finding continues from.
-finding_ledger = sa.Table(
-    "finding_ledger",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("acknowledgement", JSONB, nullable=True),
-    sa.Column("acceptance", JSONB, nullable=True),
-)

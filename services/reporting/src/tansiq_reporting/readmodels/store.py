@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from tansiq_common.codec import to_json
 from tansiq_common.events.consumer import apply_if_newer
@@ -23,7 +23,12 @@ from tansiq_reporting.readmodels.model import (
     Text,
     Themes,
 )
-from tansiq_reporting.readmodels.tables import rm_agreements, rm_engagements, rm_organizations
+from tansiq_reporting.readmodels.tables import (
+    rebuild_state,
+    rm_agreements,
+    rm_engagements,
+    rm_organizations,
+)
 
 TEXT_ARRAY = ARRAY(sa.Text)
 
@@ -423,3 +428,35 @@ async def neighbours(
         )
     )
     return [engagement_from_row(row) for row in rows]
+
+
+# --- rebuilds ----------------------------------------------------------------------------------
+
+
+async def rebuilding(session: AsyncSession) -> bool:
+    """True while a rebuild from the topics is under way (see tansiq_reporting.rebuild)."""
+    row = (await session.execute(sa.select(rebuild_state.c.rebuilding))).first()
+    return bool(row and row.rebuilding)
+
+
+async def set_rebuilding(session: AsyncSession, on: bool) -> None:
+    values: dict[str, Any] = {"rebuilding": on}
+    values["started_at" if on else "finished_at"] = sa.func.now()
+    stmt = insert(rebuild_state).values(id=1, **values)
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=[rebuild_state.c.id], set_=values)
+    )
+
+
+async def mark_due(
+    session: AsyncSession, agreement_ids: Iterable[str], engagement_ids: Iterable[str]
+) -> None:
+    """Have the next pass evaluate these records (during a rebuild: the pass that ends it)."""
+    for table, ids in ((rm_agreements, agreement_ids), (rm_engagements, engagement_ids)):
+        wanted = sorted({i for i in ids if i})
+        if wanted:
+            await session.execute(
+                sa.update(table)
+                .where(table.c.id.in_(wanted))
+                .values(recheck_at=sa.literal_column("'-infinity'::timestamptz"))
+            )

@@ -189,6 +189,18 @@ topic_freshness = sa.Table(
     sa.Column("events_applied", sa.BigInteger, nullable=False, server_default="0"),
 )
 
+# One row: whether a rebuild from the topics is under way (`tansiq_reporting.rebuild`). While it
+# is, events only fill the replicas and mark their records due; nothing is evaluated until the
+# replicas are whole again, so no finding flickers on a half-rebuilt picture.
+rebuild_state = sa.Table(
+    "rebuild_state",
+    metadata,
+    sa.Column("id", sa.SmallInteger, primary_key=True),
+    sa.Column("rebuilding", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+)
+
 READ_MODEL_TABLES = (
     rm_organizations,
     rm_agreements,

@@ -215,4 +215,10 @@ async def freshness(
                 "consumer_lag": None if lag is None else lag.get(f"{prefix}{topic}", 0),
             }
         )
-    return {"consumer": CONSUMER_NAME, "items": items}
+    state = await queries.rebuild(session)
+    return {
+        "consumer": CONSUMER_NAME,
+        "rebuilding": bool(state and state.rebuilding),
+        "rebuild_started_at": state.started_at if state and state.rebuilding else None,
+        "items": items,
+    }

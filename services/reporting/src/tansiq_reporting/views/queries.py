@@ -16,7 +16,12 @@ from tansiq_common.events.kafka import KafkaSecurity, admin_client, group_consum
 from tansiq_common.pagination import after_cursor, split_page
 
 from tansiq_reporting.database import Reader
-from tansiq_reporting.readmodels.tables import coverage_cells, scorecard_cells, topic_freshness
+from tansiq_reporting.readmodels.tables import (
+    coverage_cells,
+    rebuild_state,
+    scorecard_cells,
+    topic_freshness,
+)
 from tansiq_reporting.views.access import counters_visible
 
 RULES = tuple(f"C{n}" for n in range(1, 8))
@@ -167,6 +172,10 @@ async def coverage(
 async def last_applied(session: Reader) -> dict[str, Any]:
     rows = await session.execute(sa.select(topic_freshness))
     return {row.topic: row for row in rows}
+
+
+async def rebuild(session: Reader) -> Any:
+    return (await session.execute(sa.select(rebuild_state))).first()
 
 
 class LagProbe:

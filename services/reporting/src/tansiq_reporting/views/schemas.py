@@ -64,4 +64,6 @@ class TopicFreshness(BaseModel):
 
 class Freshness(BaseModel):
     consumer: str
+    rebuilding: bool = Field(description="A rebuild from the topics is under way (or failed)")
+    rebuild_started_at: datetime | None
     items: list[TopicFreshness]
