@@ -11,7 +11,7 @@ from tansiq_engagements.agreements.replica import agreement_consumer
 from tansiq_engagements.engagements.api import ingest_router
 from tansiq_engagements.engagements.api import router as engagements_router
 from tansiq_engagements.engagements.ingest import ingest_consumer
-from tansiq_engagements.lookups import build_lookups, lookups_component
+from tansiq_engagements.lookups import lookups_component, replica_lookups
 from tansiq_engagements.settings import EngagementsSettings, get_settings
 
 
@@ -26,9 +26,9 @@ def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
             relay_component(SERVICE),
             consumer_component(directory_consumer()),
             consumer_component(agreement_consumer()),
-            # The topic's messages carry no caller token: a replica miss is asked of the
-            # owner without one (see the service's README in docs/architecture.md).
-            consumer_component(ingest_consumer(build_lookups(settings))),
+            # The topic's messages carry no caller token to ask the owners with: they are
+            # checked against the replicas alone.
+            consumer_component(ingest_consumer(replica_lookups())),
         ],
         description="meetings, visits, trainings and dialogues with partners",
     )

@@ -302,7 +302,7 @@ DEMO_ENGAGEMENTS: list[DemoEngagement] = [
     # --- seed 000: trainings of nationals and placements in international posts ------------------
     *(
         DemoEngagement(
-            f"demo:icd-training-{year}", "training",
+            f"demo:icd-training-{year}-{month[:2]}", "training",
             f"برنامج بناء القدرات الوطنية في مجال التعاون الدولي {year}",
             f"National capacity building in international cooperation {year}",
             f"{year}-{month}T08:30", 24, ICD, (_host(ICD), _org(partner)),

@@ -7,19 +7,24 @@ Retry-After, never a silent accept.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from tansiq_common.auth import organization_directory
 from tansiq_common.references import ReferenceLookup
+from tansiq_common.repository import parse_id
 
 from tansiq_engagements.agreements.tables import agreement_directory
 from tansiq_engagements.engagements.model import OrgFacts
 from tansiq_engagements.settings import EngagementsSettings
+
+T = TypeVar("T")
 
 ACTIVE = "active"
 NATIONAL = "national"
@@ -41,15 +46,40 @@ def agreement_id(data: Mapping[str, Any]) -> str:
     return str(data["id"])
 
 
+class Finder(Protocol[T]):
+    async def find_many(
+        self, session: AsyncSession, ids: Iterable[str], *, bearer: str | None
+    ) -> dict[str, T]: ...
+
+
+class ReplicaLookup(Generic[T]):
+    """The replica alone: for writers that carry no caller token to ask the owner with (the
+    ingest topic's messages). A miss is a record that does not exist, as far as they go."""
+
+    def __init__(self, replica: sa.Table, from_row: Callable[[Mapping[str, Any]], T]) -> None:
+        self.replica = replica
+        self.from_row = from_row
+
+    async def find_many(
+        self, session: AsyncSession, ids: Iterable[str], *, bearer: str | None
+    ) -> dict[str, T]:
+        wanted = list(dict.fromkeys(c for c in (parse_id(str(i)) for i in ids) if c))
+        if not wanted:
+            return {}
+        rows = await session.execute(sa.select(self.replica).where(self.replica.c.id.in_(wanted)))
+        return {str(row._mapping["id"]): self.from_row(dict(row._mapping)) for row in rows}
+
+
 @dataclass(frozen=True)
 class Lookups:
-    organizations: ReferenceLookup[OrgFacts]
-    agreements: ReferenceLookup[str]
+    organizations: Finder[OrgFacts]
+    agreements: Finder[str]
 
 
 def build_lookups(
     settings: EngagementsSettings, client: httpx.AsyncClient | None = None
 ) -> Lookups:
+    """Replica first, then the owner over REST with the caller's token."""
     return Lookups(
         organizations=ReferenceLookup(
             what="organization",
@@ -71,6 +101,14 @@ def build_lookups(
             timeout_s=settings.reference_timeout_s,
             client=client,
         ),
+    )
+
+
+def replica_lookups() -> Lookups:
+    """The replicas alone (the ingest topic: its messages carry no caller token)."""
+    return Lookups(
+        organizations=ReplicaLookup(organization_directory, org_facts),
+        agreements=ReplicaLookup(agreement_directory, agreement_id),
     )
 
 

@@ -80,7 +80,11 @@ ingested_messages = sa.Table(
     sa.Column("external_id", sa.Text, nullable=False),
     sa.Column("engagement_id", UUID(as_uuid=False), nullable=False),
     sa.Column("outcome", sa.Text, nullable=False),
+    # clock_timestamp(): messages applied in one transaction keep their order.
     sa.Column(
-        "received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        "received_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.text("clock_timestamp()"),
     ),
 )

@@ -74,7 +74,7 @@ UPGRADE = [
         external_id text NOT NULL,
         engagement_id uuid NOT NULL,
         outcome text NOT NULL,
-        received_at timestamptz NOT NULL DEFAULT now(),
+        received_at timestamptz NOT NULL DEFAULT clock_timestamp(),
         CONSTRAINT pk_ingested_messages PRIMARY KEY (event_id)
     )
     """,
