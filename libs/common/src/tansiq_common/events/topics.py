@@ -49,6 +49,8 @@ DOMAIN_TOPICS: dict[str, TopicSpec] = {
     **_with_dlq("agreements.agreement.v1", 3),
     **_with_dlq("engagements.engagement.v1", 3),
     **_with_dlq("engagements.ingest.v1", 3),
+    **_with_dlq("reporting.finding.v1", 3),
+    **_with_dlq("reporting.indicator.v1", 1),
 }
 
 
