@@ -36,7 +36,7 @@ from tansiq_common.testing import databases, processes
 from tansiq_registry import MIGRATIONS_DIR
 
 sys.path.insert(0, str(Path(__file__).parent))
-from registry_bench import _plain, load  # noqa: E402
+from registry_bench import _plain, load
 
 ROOT = Path(__file__).resolve().parent.parent
 

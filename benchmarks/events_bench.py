@@ -30,6 +30,7 @@ from tansiq_common.events.consumer import (
     ConsumerSpec,
     running_consumer,
 )
+from tansiq_common.events.contracts import TopicContract
 from tansiq_common.events.envelope import Envelope
 from tansiq_common.events.outbox import OutboxMessage
 from tansiq_common.events.relay import Relay, RelaySettings, running_relay
@@ -81,7 +82,16 @@ async def latency(
     async def record(session: AsyncSession, envelope: Envelope) -> None:
         observed.append(time.time() - float(envelope.data["committed_at"]))
 
-    spec = ConsumerSpec(name="bench.latency", topics=[LATENCY_TOPIC], handlers={"*": record})
+    # The bench's relay publishes as /tansiq/bench: the consumer admits that producer only.
+    contract = TopicContract(
+        LATENCY_TOPIC, "/tansiq/bench", frozenset({"tansiq.bench.thing.changed.v1"})
+    )
+    spec = ConsumerSpec(
+        name="bench.latency",
+        topics=[LATENCY_TOPIC],
+        handlers={"*": record},
+        contracts={LATENCY_TOPIC: contract},
+    )
     runner = ConsumerRunner(spec, "bench", db.sessionmaker, bootstrap, prefix, ConsumerSettings())
     relay = Relay("bench", db.url, bootstrap, prefix, RelaySettings())
     async with running_relay(relay), running_consumer(runner):

@@ -27,7 +27,7 @@ def migrate(
 
     for name in names:
         info = service(name.value)
-        url = info.settings().database_url
+        url = info.settings().migration_url  # the owner role, not the services' runtime one
         if down:
             migrations.downgrade(info.migrations_dir, url, revision)
         else:

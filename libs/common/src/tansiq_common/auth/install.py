@@ -26,7 +26,11 @@ log = logging.getLogger("tansiq.auth")
 def key_source(settings: ServiceSettings) -> KeySource:
     """AUTH_JWKS_URL wins; the JWKS file is for development (production settings refuse it)."""
     if settings.auth_jwks_url:
-        return JwksUrlSource(settings.auth_jwks_url)
+        return JwksUrlSource(
+            settings.auth_jwks_url,
+            ttl=settings.auth_jwks_refresh_s,
+            max_stale=settings.auth_jwks_max_stale_s,
+        )
     if settings.auth_jwks_file is not None:
         return JwksFileSource(settings.auth_jwks_file)
     log.warning("neither AUTH_JWKS_URL nor AUTH_JWKS_FILE is set: every token will be refused")
@@ -70,7 +74,7 @@ def install_auth(
     authenticator = build_authenticator(settings)
     app.state.authenticator = authenticator
 
-    async def identify_caller(scope: Scope) -> str | None:
+    async def identify_caller(scope: Scope) -> tuple[str, str] | None:
         # Must not answer the request: an invalid token is the endpoint's 401 to give.
         token = _bearer_token(scope)
         if token is None:
@@ -80,7 +84,8 @@ def install_auth(
         except (InvalidToken, KeysUnavailable):
             return None
         scope.setdefault("state", {})[PRINCIPAL_STATE_KEY] = principal
-        return f"{principal.sub}|{principal.org}"
+        # The parts, not a joined string: the middleware encodes them unambiguously.
+        return (principal.sub, principal.org)
 
     app.state.identify_caller = identify_caller
     app.include_router(audit_router)
