@@ -1,5 +1,5 @@
+# ruff: noqa: S608 - SQL built from constant column lists; every value is a bound parameter
 """The baseline of `make bench`: the same work as the registry's endpoints, in raw Starlette +
-# ruff: noqa: S608 - the SQL is built from constant column lists; values are bound parameters
 asyncpg, with no framework, no auth and no ORM. Run by benchmarks/bench.py under uvicorn.
 
     RAW_DATABASE_URL=postgresql://... uvicorn benchmarks.raw_app:app
