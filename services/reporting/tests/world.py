@@ -1,7 +1,7 @@
 """A test world: events shaped like the registry's, the agreements' and the engagements' (full
 state with a version, as their schemas define it), fed to the reporting consumer's handlers the
-way the consumer runner does (a unit of work inside the event's transaction), at a clock the
-test sets. `messages()` gives the same events as Kafka records for the tests on the broker."""
+way the consumer runner does (one transaction per event), each followed by the evaluator's pass
+at a clock the test sets. `Published.record()` gives the same event as a Kafka record."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from tansiq_common.db import Database
 from tansiq_common.domain import event_type
 from tansiq_common.events.contracts import AGREEMENT_TOPIC, ENGAGEMENT_TOPIC, ORGANIZATION_TOPIC
 from tansiq_common.events.envelope import Envelope
-from tansiq_common.uow import SystemActor, UnitOfWork
 from tansiq_reporting.consumer import ReportingHandlers
 from tansiq_reporting.findings.rules import RuleParameters
 from tansiq_reporting.findings.schedule import scheduled_pass
@@ -89,7 +88,7 @@ class World:
         self.db = db
         self.now = now
         self.params = params or RuleParameters()
-        self.handlers = ReportingHandlers(self.params, clock=lambda: self.now)
+        self.handlers = ReportingHandlers()
         self.state: dict[str, dict[str, Any]] = {}
         self.published: list[Published] = []
         self.hold = False  # True: publish without applying (out-of-order tests, Kafka tests)
@@ -110,12 +109,12 @@ class World:
             ENGAGEMENT_TOPIC: self.handlers.engagement,
         }[event.topic]
         async with self.db.sessionmaker() as session, session.begin():
-            uow = UnitOfWork.within(session, SystemActor(sub="consumer:reporting"))
-            await handler(uow, event.envelope())
-            await uow.flush_side_effects()
+            await handler(session, event.envelope())
             if event.topic == ORGANIZATION_TOPIC:
                 # What the directory consumer does: callers' scopes come from it.
                 await apply_organization_event(session, event.envelope())
+        # What the evaluator does when the consumer's NOTIFY wakes it.
+        await scheduled_pass(self.db.sessionmaker, self.params, self.now, batch=3)
 
     async def _change(self, topic: str, record_id: str, name: str, changes: dict[str, Any]) -> str:
         state = self.state[record_id]

@@ -9,7 +9,7 @@ from tansiq_common.events.relay import relay_component
 from tansiq_reporting import SERVICE
 from tansiq_reporting.consumer import reporting_consumer
 from tansiq_reporting.findings.api import router as findings_router
-from tansiq_reporting.findings.schedule import scheduled_pass_component
+from tansiq_reporting.findings.schedule import evaluator_component
 from tansiq_reporting.indicators.api import router as indicators_router
 from tansiq_reporting.settings import ReportingSettings, get_settings
 from tansiq_reporting.views.api import router as views_router
@@ -25,8 +25,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         components=[
             relay_component(SERVICE),
             consumer_component(directory_consumer()),
-            consumer_component(reporting_consumer(params)),
-            scheduled_pass_component(
+            consumer_component(reporting_consumer()),
+            evaluator_component(
                 params, settings.scheduled_pass_interval_s, settings.scheduled_pass_batch
             ),
         ],

@@ -1,9 +1,14 @@
-"""The reporting consumer: every domain topic into the replicas, then the records each event
-touched are evaluated, in the event's own transaction (`tansiq replay reporting` rebuilds it).
+"""The reporting consumer: every domain topic into the replicas (`tansiq replay reporting`
+rebuilds them, see tansiq_reporting.rebuild).
+
+Each event fills its replica and marks the records it touched *due*, in its own transaction,
+and wakes the evaluator (NOTIFY), which re-evaluates due records in batches right after
+(`findings.schedule`): evaluating a whole batch at once costs a fraction of evaluating each
+event alone. Marking and evaluating take the same lock, so no mark is ever lost.
 
 Organizations: the replica derives each one's ministry and coordinating-body standing from the
 hierarchy it holds, recomputed for the whole subtree when an organization moves; every record
-naming an organization whose standing changed is evaluated again. So an engagement that arrives
+naming an organization whose standing changed is marked due. So an engagement that arrives
 before its organizations counts nowhere at first, and is attributed and evaluated as soon as
 they arrive.
 """
@@ -12,10 +17,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from tansiq_common.events.consumer import ConsumerSpec
 from tansiq_common.events.contracts import (
     AGREEMENT_TOPIC,
@@ -24,10 +29,8 @@ from tansiq_common.events.contracts import (
     TopicContract,
 )
 from tansiq_common.events.envelope import Envelope
-from tansiq_common.uow import UnitOfWork
 
-from tansiq_reporting.findings.evaluation import Evaluator, lock_evaluation
-from tansiq_reporting.findings.rules import RuleParameters
+from tansiq_reporting.findings.evaluation import DUE_CHANNEL, lock_evaluation
 from tansiq_reporting.readmodels import store
 from tansiq_reporting.readmodels.model import (
     Org,
@@ -41,11 +44,6 @@ log = logging.getLogger(__name__)
 
 CONSUMER_NAME = "reporting"
 TOPICS = (ORGANIZATION_TOPIC, AGREEMENT_TOPIC, ENGAGEMENT_TOPIC)
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _standing(org: Org | None) -> tuple[object, ...] | None:
@@ -65,18 +63,13 @@ def _standing(org: Org | None) -> tuple[object, ...] | None:
 
 
 class ReportingHandlers:
-    def __init__(self, params: RuleParameters, clock: Clock = utcnow) -> None:
-        self.params = params
-        self.clock = clock
-
-    async def organization(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        session = uow.session
+    async def organization(self, session: AsyncSession, envelope: Envelope) -> None:
         await lock_evaluation(session)
         org = organization_from_event(envelope.data)
         try:
             previous = await store.upsert_organization(session, org, int(envelope.data["version"]))
         except store.NotNewer:
-            return await self._fresh(uow, envelope)
+            return await self._fresh(session, envelope)
         changed = await store.rederive_subtree(session, org.id)
         if _standing(previous) != _standing(org):
             changed.add(org.id)
@@ -89,46 +82,42 @@ class ReportingHandlers:
                 changed |= await store.orgs_of_ministry(session, org.id)
         if changed:
             agreements, engagements = await store.records_naming(session, changed)
-            await self._evaluate(uow, agreements, engagements)
-        await self._fresh(uow, envelope)
+            await self._due(session, agreements, engagements)
+        await self._fresh(session, envelope)
 
-    async def agreement(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        session = uow.session
+    async def agreement(self, session: AsyncSession, envelope: Envelope) -> None:
         await lock_evaluation(session)
         a = agreement_from_event(envelope.data)
         try:
             previous = await store.upsert_agreement(session, a)
         except store.NotNewer:
-            return await self._fresh(uow, envelope)
+            return await self._fresh(session, envelope)
         # A renewal is rule C6 of the agreement it supersedes (before and after the change).
         wanted = {a.id, a.supersedes, previous.supersedes if previous else None}
-        await self._evaluate(uow, {i for i in wanted if i}, ())
-        await self._fresh(uow, envelope)
+        await self._due(session, {i for i in wanted if i}, ())
+        await self._fresh(session, envelope)
 
-    async def engagement(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        session = uow.session
+    async def engagement(self, session: AsyncSession, envelope: Envelope) -> None:
         await lock_evaluation(session)
         e = engagement_from_event(envelope.data)
         try:
             previous = await store.upsert_engagement(session, e)
         except store.NotNewer:
-            return await self._fresh(uow, envelope)
-        # The agreements it is (or was) linked to: rule C4.
+            return await self._fresh(session, envelope)
+        # The agreements it is (or was) linked to: rule C4. The engagements it pairs with under
+        # rule C3 are found when it is evaluated.
         agreements = set(e.agreement_ids) | set(previous.agreement_ids if previous else ())
-        await self._evaluate(uow, agreements, {e.id})
-        await self._fresh(uow, envelope)
+        await self._due(session, agreements, {e.id})
+        await self._fresh(session, envelope)
 
-    async def _evaluate(
-        self, uow: UnitOfWork, agreements: Iterable[str], engagements: Iterable[str]
+    async def _due(
+        self, session: AsyncSession, agreements: Iterable[str], engagements: Iterable[str]
     ) -> None:
-        if await store.rebuilding(uow.session):
-            # The replicas are being rebuilt: judge nothing on a half-built picture; the pass
-            # that ends the rebuild evaluates these records.
-            await store.mark_due(uow.session, agreements, engagements)
-            return
-        await Evaluator(uow, self.params, self.clock()).evaluate(agreements, engagements)
+        await store.mark_due(session, agreements, engagements)
+        # Delivered when this transaction commits (several in one transaction: once).
+        await session.execute(sa.text(f"NOTIFY {DUE_CHANNEL}"))
 
-    async def _fresh(self, uow: UnitOfWork, envelope: Envelope) -> None:
+    async def _fresh(self, session: AsyncSession, envelope: Envelope) -> None:
         """The topic's last applied event, for /v1/freshness."""
         topic = next((t for t in TOPICS if envelope.topic.endswith(t)), envelope.topic)
         values = {
@@ -138,7 +127,7 @@ class ReportingHandlers:
             "last_applied_at": sa.func.now(),
         }
         stmt = insert(topic_freshness).values(topic=topic, events_applied=1, **values)
-        await uow.session.execute(
+        await session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[topic_freshness.c.topic],
                 set_={**values, "events_applied": topic_freshness.c.events_applied + 1},
@@ -146,36 +135,28 @@ class ReportingHandlers:
         )
 
 
-def reporting_consumer(
-    params: RuleParameters,
-    *,
-    clock: Clock = utcnow,
-    contracts: dict[str, TopicContract] | None = None,
-) -> ConsumerSpec:
-    """The consumer of every domain topic.
-
-    A replay (`tansiq_reporting.rebuild`, which `tansiq replay reporting` should call) empties
-    the replicas and the counters, refills them from the topics and then evaluates every record:
-    findings are re-evaluated, not emptied, so decisions stay and an unchanged finding keeps its
-    row exactly as it was."""
-    handlers = ReportingHandlers(params, clock)
+def reporting_consumer(contracts: dict[str, TopicContract] | None = None) -> ConsumerSpec:
+    """The consumer of every domain topic. A replay empties the replicas and counters (not the
+    findings: see tansiq_reporting.rebuild)."""
+    handlers = ReportingHandlers()
     return ConsumerSpec(
         name=CONSUMER_NAME,
         topics=list(TOPICS),
         handlers={"*": _by_topic(handlers)},
         tables=[t.name for t in READ_MODEL_TABLES],
-        uses_uow=True,
         contracts=contracts or {},
     )
 
 
-def _by_topic(handlers: ReportingHandlers) -> Callable[[UnitOfWork, Envelope], Awaitable[None]]:
-    async def handle(uow: UnitOfWork, envelope: Envelope) -> None:
+def _by_topic(
+    handlers: ReportingHandlers,
+) -> Callable[[AsyncSession, Envelope], Awaitable[None]]:
+    async def handle(session: AsyncSession, envelope: Envelope) -> None:
         if envelope.topic.endswith(ORGANIZATION_TOPIC):
-            await handlers.organization(uow, envelope)
+            await handlers.organization(session, envelope)
         elif envelope.topic.endswith(AGREEMENT_TOPIC):
-            await handlers.agreement(uow, envelope)
+            await handlers.agreement(session, envelope)
         elif envelope.topic.endswith(ENGAGEMENT_TOPIC):
-            await handlers.engagement(uow, envelope)
+            await handlers.engagement(session, envelope)
 
     return handle

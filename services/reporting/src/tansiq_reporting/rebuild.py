@@ -2,13 +2,13 @@
 
     python -m tansiq_reporting.rebuild          (what `tansiq replay reporting` should run)
 
-1. The rebuild flag goes up: from then on events only fill the replicas and mark their records
-   due; the scheduled pass waits.
+1. The rebuild flag goes up: events keep filling the replicas and marking their records due,
+   but the evaluator waits.
 2. The common replay (`tansiq_common.events.replay`) empties the replicas and counters and applies
    every event of the three topics from the beginning (the live consumer keeps applying new ones
    meanwhile; versions and the processed-events table make the two commute).
-3. Under the evaluation lock the flag comes down, and the scheduled pass evaluates every record
-   marked due — all of them — against whole replicas.
+3. Under the evaluation lock the flag comes down, and the pass evaluates every record marked
+   due — all of them — against whole replicas.
 
 Findings are re-evaluated, not emptied: a finding whose rule still says the same keeps its row
 exactly as it was (id, version, times, decisions; no event), one that changed is updated or
@@ -59,7 +59,7 @@ async def rebuild(
     # A replay that fails leaves the flag up (GET /v1/freshness says `rebuilding`): nothing is
     # judged on half-rebuilt replicas until the rebuild is run again and completes.
     replayed = await replay(
-        reporting_consumer(params, clock=clock),
+        reporting_consumer(),
         service=SERVICE,
         sessionmaker=db.sessionmaker,
         bootstrap=settings.kafka_bootstrap_servers,

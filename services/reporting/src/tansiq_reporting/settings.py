@@ -23,9 +23,10 @@ class ReportingSettings(ServiceSettings):
     c6_expiry_days: int = Field(90, ge=0, le=3650)
     # The calendar a due date is counted in: a report due on the 24th is late from the 25th there.
     timezone: str = "Asia/Qatar"
-    # How often the scheduled pass looks for records whose rules time alone may have changed.
+    # The evaluator runs when an event marks records due, and at least this often for the
+    # records whose rules time alone may have changed (C2, C4, C5, C6).
     scheduled_pass_interval_s: float = Field(60.0, gt=0)
-    # Records one transaction of the scheduled pass re-evaluates.
+    # Records one transaction of the evaluator evaluates.
     scheduled_pass_batch: int = Field(500, ge=1, le=100_000)
     # Months of the scorecards' trend.
     trend_months: int = Field(12, ge=1, le=240)

@@ -1,9 +1,10 @@
 """Evaluating records: run the rules over what the replicas hold and bring findings, counters and
 re-check times in line, inside the caller's unit of work.
 
-Incremental: a consumer evaluates the records an event touched (and the records whose findings
-name them, and for rule C3 the engagements around them); the scheduled pass evaluates the
-records whose re-check time has come. Nothing is recomputed from scratch.
+Incremental: the evaluator takes the records that are due — those an event touched (the
+consumer marks them) and those whose re-check time has come — together with the records whose
+findings name them and, for rule C3, the engagements around them. Nothing is recomputed from
+scratch.
 
 One evaluation at a time across every replica and the scheduled pass (a transaction-scoped
 advisory lock, taken before anything is written): rule C3 compares engagements with each other,
@@ -43,12 +44,15 @@ from tansiq_reporting.readmodels.counters import (
     Counted,
     record_counts,
     rules_mask,
-    stored_contributions,
+    stored_counted,
 )
 from tansiq_reporting.readmodels.model import Agreement, Engagement, Org
 from tansiq_reporting.readmodels.tables import rm_agreements, rm_engagements
 
 log = logging.getLogger(__name__)
+
+# Consumers NOTIFY it when they mark records due; the evaluator LISTENs.
+DUE_CHANNEL = "tansiq_reporting_due"
 
 EVALUATION_LOCK = int.from_bytes(
     hashlib.sha256(b"tansiq.reporting.evaluation").digest()[:8], "big", signed=True
@@ -149,16 +153,13 @@ class Evaluator:
     async def _neighbourhoods(
         self, engagements: Iterable[Engagement], orgs: _Orgs
     ) -> dict[str, list[Engagement]]:
-        found: dict[str, list[Engagement]] = {}
         pending = list(engagements)
         await orgs.need(i for e in pending for i in e.org_ids)
+        wanted = []
         for e in pending:
             where = attribute_engagement(e, orgs.known)
-            partners = where.partner_ids if where else ()
-            found[e.id] = await store.neighbours(
-                self.session, e, partners, self.params.c3_window_days
-            )
-        return found
+            wanted.append((e, where.partner_ids if where else ()))
+        return await store.neighbourhoods(self.session, wanted, self.params.c3_window_days)
 
     async def _reconcile(
         self, evaluations: Sequence[Evaluation], report: EvaluationReport
@@ -197,9 +198,7 @@ class Evaluator:
             mine = [(ev, r) for ev, r in evaluations if ev.record.type == kind]
             if not mine:
                 continue
-            before = await stored_contributions(
-                self.session, kind, [ev.record.id for ev, _ in mine]
-            )
+            before = await stored_counted(self.session, kind, [ev.record.id for ev, _ in mine])
             changes = {}
             for ev, record in mine:
                 findings = states.get(ev.record, ())

@@ -1,23 +1,31 @@
-"""The scheduled pass: every minute, the records whose re-check time has come are evaluated
-again (rules C2, C4, C5 and C6 change with time alone). Safe with several replicas: each batch
-runs under the evaluation lock and takes only records still due, so a second replica finds
-nothing left to do."""
+"""The evaluator: evaluates due records in batches — those events touched (the consumer marks
+them and NOTIFYs) as soon as they are marked, and those whose re-check time has come (rules C2,
+C4, C5 and C6 change with time alone) at least every `scheduled_pass_interval_s`.
+
+Safe with several replicas: each batch runs under the evaluation lock and takes only records
+still due, so a second replica finds nothing left to do. While a rebuild is under way it waits:
+the rebuild runs the pass itself once the replicas are whole.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
+from typing import Any
 
+import asyncpg
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tansiq_common.app import Component
 from tansiq_common.background import running_in_background, sleep_unless
+from tansiq_common.events.relay import asyncpg_dsn
 from tansiq_common.uow import SystemActor, UnitOfWork
 
 from tansiq_reporting.findings.evaluation import (
+    DUE_CHANNEL,
     EvaluationReport,
     Evaluator,
     due_records,
@@ -28,7 +36,7 @@ from tansiq_reporting.readmodels.store import rebuilding
 
 log = logging.getLogger(__name__)
 
-ACTOR = SystemActor(sub="reporting:scheduled-pass")
+ACTOR = SystemActor(sub="reporting:evaluator")
 # A pass never loops for ever, even if a rule kept a record due.
 MAX_BATCHES = 1000
 
@@ -60,7 +68,7 @@ async def scheduled_pass(
     return total
 
 
-def scheduled_pass_component(
+def evaluator_component(
     params: RuleParameters,
     interval_s: float,
     batch: int,
@@ -70,29 +78,63 @@ def scheduled_pass_component(
 
     @asynccontextmanager
     async def component(app: FastAPI) -> AsyncIterator[None]:
-        if not app.state.settings.run_consumers:
+        settings = app.state.settings
+        if not settings.run_consumers:
             yield
             return
-        stop = asyncio.Event()
+        stop, wake = asyncio.Event(), asyncio.Event()
+
+        async def listen() -> None:
+            """Wake the loop on every NOTIFY; on a lost connection, reconnect (the interval
+            still drives the loop meanwhile)."""
+            while not stop.is_set():
+                connection = None
+                try:
+                    connection = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+                    await connection.add_listener(DUE_CHANNEL, lambda *_: wake.set())
+                    wake.set()  # whatever was marked while nobody listened
+                    while not stop.is_set() and not connection.is_closed():
+                        await sleep_unless(stop, 1.0)
+                except (OSError, asyncpg.PostgresError) as exc:
+                    log.warning("evaluator cannot listen for due records: %r", exc)
+                finally:
+                    if connection is not None:
+                        with suppress(Exception):
+                            await asyncio.wait_for(connection.close(), 5)
+                await sleep_unless(stop, 1.0)
 
         async def loop() -> None:
             while not stop.is_set():
+                wake.clear()
                 try:
                     report = await scheduled_pass(
                         app.state.db.sessionmaker, params, clock(), batch=batch
                     )
                     if report.opened or report.resolved:
                         log.info(
-                            "scheduled pass: %d opened, %d resolved",
+                            "evaluated: %d opened, %d resolved",
                             len(report.opened),
                             len(report.resolved),
                         )
                 except Exception as exc:  # the next pass tries again
-                    log.warning("scheduled pass failed: %r", exc)
-                if await sleep_unless(stop, interval_s):
-                    break
+                    log.warning("evaluation pass failed: %r", exc)
+                    await sleep_unless(stop, 1.0)
+                await _wait(wake, stop, interval_s)
 
-        async with running_in_background(loop(), stop, name="reporting-scheduled-pass", grace_s=10):
+        async with (
+            running_in_background(listen(), stop, name="reporting-due-listener", grace_s=5),
+            running_in_background(loop(), stop, name="reporting-evaluator", grace_s=10),
+        ):
             yield
 
     return component
+
+
+async def _wait(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
+    """Until a notification, a stop, or the interval."""
+    waiters: list[Any] = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

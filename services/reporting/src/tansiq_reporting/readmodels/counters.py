@@ -75,9 +75,10 @@ def _table(kind: str) -> sa.Table:
     return rm_agreements if kind == "agreement" else rm_engagements
 
 
-async def stored_contributions(
+async def stored_counted(
     session: AsyncSession, kind: str, ids: Sequence[str]
-) -> dict[str, Contribution | None]:
+) -> dict[str, Counted]:
+    """What the records' rows say now."""
     if not ids:
         return {}
     t = _table(kind)
@@ -90,40 +91,58 @@ async def stored_contributions(
             t.c.counted_rules,
             t.c.counted_partners,
             t.c.counted_contact,
+            t.c.countries,
+            t.c.coordinated,
+            t.c.recheck_at,
         ).where(t.c.id.in_(list(ids)))
     )
-    return {row.id: stored(row) for row in rows}
+    return {
+        row.id: Counted(
+            stored(row), tuple(row.countries or ()), bool(row.coordinated), row.recheck_at
+        )
+        for row in rows
+    }
+
+
+async def stored_contributions(
+    session: AsyncSession, kind: str, ids: Sequence[str]
+) -> dict[str, Contribution | None]:
+    return {i: c.contribution for i, c in (await stored_counted(session, kind, ids)).items()}
 
 
 async def record_counts(
     session: AsyncSession,
     kind: str,
     changes: Mapping[str, Counted],
-    before: Mapping[str, Contribution | None],
+    before: Mapping[str, Counted],
 ) -> None:
-    """Write each record's derived columns and move its contribution in the cells."""
+    """Write each record's derived columns (those that changed) and move its contribution in
+    the cells."""
     t = _table(kind)
     score: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0] * 9)
     cover: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     contacts: dict[tuple[str, str, str], datetime] = {}
     recompute: set[tuple[str, str, str]] = set()
+    updates = []
     for record_id, counted in changes.items():
         new = counted.contribution
-        old = before.get(record_id)
-        await session.execute(
-            sa.update(t)
-            .where(t.c.id == record_id)
-            .values(
-                counted_country=new.country if new else None,
-                counted_ministry_id=new.ministry_id if new else None,
-                counted_month=new.month if new else None,
-                counted_rules=new.rules if new else 0,
-                counted_partners=list(new.partners) if new else [],
-                counted_contact=new.contact if new else None,
-                countries=list(counted.countries),
-                coordinated=counted.coordinated,
-                recheck_at=counted.recheck_at,
-            )
+        was = before.get(record_id)
+        old = was.contribution if was is not None else None
+        if was == counted:
+            continue
+        updates.append(
+            {
+                "b_id": record_id,
+                "b_country": new.country if new else None,
+                "b_ministry_id": new.ministry_id if new else None,
+                "b_month": new.month if new else None,
+                "b_rules": new.rules if new else 0,
+                "b_partners": list(new.partners) if new else [],
+                "b_contact": new.contact if new else None,
+                "b_countries": list(counted.countries),
+                "b_coordinated": counted.coordinated,
+                "b_recheck_at": counted.recheck_at,
+            }
         )
         if old == new:
             continue
@@ -143,6 +162,24 @@ async def record_counts(
                         contacts[key] = max(contacts.get(key, part.contact), part.contact)
                     else:
                         recompute.add(key)
+    if updates:
+        # One statement for every record (executemany), not one round trip each.
+        await session.execute(
+            sa.update(t)
+            .where(t.c.id == sa.bindparam("b_id"))
+            .values(
+                counted_country=sa.bindparam("b_country"),
+                counted_ministry_id=sa.bindparam("b_ministry_id"),
+                counted_month=sa.bindparam("b_month"),
+                counted_rules=sa.bindparam("b_rules"),
+                counted_partners=sa.bindparam("b_partners"),
+                counted_contact=sa.bindparam("b_contact"),
+                countries=sa.bindparam("b_countries"),
+                coordinated=sa.bindparam("b_coordinated"),
+                recheck_at=sa.bindparam("b_recheck_at"),
+            ),
+            updates,
+        )
     await _add_score(session, score)
     await _add_coverage(session, cover, contacts)
     await _recompute_last_contact(session, recompute)

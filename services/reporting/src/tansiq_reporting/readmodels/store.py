@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from tansiq_common.codec import to_json
 from tansiq_common.events.consumer import apply_if_newer
@@ -410,24 +410,47 @@ async def load_engagements(session: AsyncSession, ids: Iterable[str]) -> dict[st
     return {row.id: engagement_from_row(row) for row in rows}
 
 
-async def neighbours(
-    session: AsyncSession, e: Engagement, partner_ids: Sequence[str], window_days: int
-) -> list[Engagement]:
-    """Engagements (not cancelled) naming one of `partner_ids` that started within the window
-    of `e`'s start: the only ones rule C3 can pair with `e`."""
-    if e.start is None or not partner_ids:
-        return []
-    window = timedelta(days=window_days)
+async def neighbourhoods(
+    session: AsyncSession,
+    wanted: Sequence[tuple[Engagement, Sequence[str]]],
+    window_days: int,
+) -> dict[str, list[Engagement]]:
+    """For each (engagement, its international partners): the engagements (not cancelled)
+    naming one of those partners that started within the window of its start — the only ones
+    rule C3 can pair it with. One query for them all."""
+    asked = [
+        {"eid": e.id, "start": e.start.isoformat(), "partners": list(partners)}
+        for e, partners in wanted
+        if e.start is not None and partners
+    ]
+    found: dict[str, list[Engagement]] = {e.id: [] for e, _ in wanted}
+    if not asked:
+        return found
     t = rm_engagements
+    q = (
+        sa.func.jsonb_to_recordset(sa.cast(asked, JSONB))
+        .table_valued(
+            sa.column("eid", sa.Text),
+            sa.column("start", sa.DateTime(timezone=True)),
+            sa.column("partners", TEXT_ARRAY),
+        )
+        .render_derived(name="q", with_types=True)
+    )
+    window = timedelta(days=window_days)
     rows = await session.execute(
-        sa.select(t).where(
-            t.c.org_ids.overlap(_array(partner_ids)),
-            t.c.start.between(e.start - window, e.start + window),
-            t.c.id != e.id,
-            t.c.status.is_distinct_from(CANCELLED),
+        sa.select(q.c.eid.label("neighbour_of"), t).join(
+            t,
+            sa.and_(
+                t.c.org_ids.overlap(q.c.partners),
+                t.c.start.between(q.c.start - window, q.c.start + window),
+                t.c.id != q.c.eid,
+                t.c.status.is_distinct_from(CANCELLED),
+            ),
         )
     )
-    return [engagement_from_row(row) for row in rows]
+    for row in rows:
+        found[row.neighbour_of].append(engagement_from_row(row))
+    return found
 
 
 # --- rebuilds ----------------------------------------------------------------------------------
@@ -451,7 +474,8 @@ async def set_rebuilding(session: AsyncSession, on: bool) -> None:
 async def mark_due(
     session: AsyncSession, agreement_ids: Iterable[str], engagement_ids: Iterable[str]
 ) -> None:
-    """Have the next pass evaluate these records (during a rebuild: the pass that ends it)."""
+    """Have the evaluator's next pass evaluate these records (during a rebuild: the pass that
+    ends it)."""
     for table, ids in ((rm_agreements, agreement_ids), (rm_engagements, engagement_ids)):
         wanted = sorted({i for i in ids if i})
         if wanted:
