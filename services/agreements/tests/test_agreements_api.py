@@ -342,3 +342,14 @@ async def test_moving_ownership_to_an_organization_the_editor_does_not_write_for
     assert response.status_code == 403
     assert response.json()["type"] == problem("not-owner-editor")
     assert await counts() == before
+
+
+async def test_idempotency_key_replays_the_first_create(client, as_, body, sql):
+    headers = {**as_("qfsw", "editor"), "Idempotency-Key": "create-1"}
+    first = await client.post("/v1/agreements", json=body(), headers=headers)
+    again = await client.post("/v1/agreements", json=body(), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert await sql.fetchval("select count(*) from agreements") == 1
+    other = await client.post("/v1/agreements", json=body(kind="mou"), headers=headers)
+    assert other.status_code == 422

@@ -99,6 +99,23 @@ async def test_seed_creates_the_demo_agreements_then_keeps_them(
     assert await sql.fetchval("select count(distinct aggregateid) from outbox") == len(rows)
     assert ids["demo:qa-qfsw-unesco"] == qfsw["id"]
 
+    # What the API reads (straight from the row) is exactly the state the last event carried.
+    auditor = auth_headers("global-auditor", ["auditor"])
+    for row in rows.values():
+        shown = (await client.get(f"/v1/agreements/{row['id']}", headers=auditor)).json()
+        last = await sql.fetchval(
+            "select payload from outbox where aggregateid = $1 order by seq desc limit 1", row["id"]
+        )
+        assert {k: v for k, v in shown.items() if k != "allowed_actions"} == json.loads(last)
+    listed = await client.get("/v1/agreements?limit=100", headers=auditor)
+    assert {a["id"]: a for a in listed.json()["items"]} == {
+        a["id"]: a
+        for a in [
+            (await client.get(f"/v1/agreements/{r['id']}", headers=auditor)).json()
+            for r in rows.values()
+        ]
+    }
+
     # A user changes one; seeding again changes nothing and keeps the user's change.
     mehe = rows["demo:qa-mehe-unesco-loi"]
     changed = await client.patch(

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from aiokafka import TopicPartition
 from tansiq_common.auth import ORGANIZATION_TOPIC, apply_organization_event
 from tansiq_common.db import Database
 from tansiq_common.domain import DomainError
@@ -41,7 +42,6 @@ from tansiq_common.problems import Problem
 from tansiq_common.uow import SystemActor, UnitOfWork
 
 from tansiq_agreements.agreements.organizations import organization_lookup
-from tansiq_agreements.agreements.repository import AgreementRepository
 from tansiq_agreements.agreements.service import AgreementService
 from tansiq_agreements.settings import AgreementsSettings
 
@@ -244,10 +244,6 @@ def _mehe_unesco(o: Mapping[str, str], today: date) -> dict[str, Any]:
         "themes": {"sdgs": [4], "sectors": ["education"], "priorities": []},
         "visibility": "interagency",
     }
-
-
-def _days_ago(days: int) -> Callable[[date], date]:
-    return lambda today: today - timedelta(days=days)
 
 
 DEMO_AGREEMENTS: list[DemoAgreement] = [
@@ -607,8 +603,6 @@ async def registry_organizations(
                 if not partitions:
                     await asyncio.sleep(0.5)
                     continue
-                from aiokafka import TopicPartition
-
                 assignment = [TopicPartition(topic, p) for p in sorted(partitions)]
                 consumer.assign(assignment)
                 await consumer.seek_to_beginning(*assignment)
@@ -636,7 +630,3 @@ def _collect(record: Any, contract: Any, found: dict[str, dict[str, Any]]) -> No
         return
     if key not in found or version > found[key].get("version", 0):
         found[key] = data
-
-
-def demo_repository(uow: UnitOfWork) -> AgreementRepository:
-    return AgreementRepository(uow)

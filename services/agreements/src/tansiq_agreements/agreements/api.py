@@ -76,12 +76,12 @@ NoNul = r"^[^\x00]*$"
 CodeParam = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$"
 
 
-def get_organization_lookup(request: Request) -> OrganizationLookup:
+async def get_organization_lookup(request: Request) -> OrganizationLookup:
     lookup: OrganizationLookup = request.app.state.organization_lookup
     return lookup
 
 
-def bearer_token(request: Request) -> str | None:
+async def bearer_token(request: Request) -> str | None:
     """The caller's own token, forwarded to the registry when the replica misses."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":
@@ -100,7 +100,12 @@ def _service(
 
 
 def representation(agreement: Agreement) -> dict[str, Any]:
-    return {**agreement.snapshot(), "allowed_actions": allowed_actions(agreement.status)}
+    return with_actions(agreement.snapshot())
+
+
+def with_actions(state: dict[str, Any]) -> dict[str, Any]:
+    state["allowed_actions"] = allowed_actions(Status(state["status"]))
+    return state
 
 
 def _respond(agreement: Agreement, status_code: int = 200, **kw: Any) -> JSONResponse:
@@ -180,7 +185,7 @@ def _filter(
     )
 
 
-def agreement_filter(
+async def agreement_filter(
     status: Annotated[list[Status] | None, Query(description="Any of these statuses")] = None,
     kind: Annotated[list[Kind] | None, Query(description="Any of these kinds")] = None,
     owner_org_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -241,12 +246,15 @@ async def list_agreements(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     principal: Principal = Depends(READ),
-) -> dict[str, Any]:
+) -> JSONResponse:
     """The agreements the caller may see, oldest first, with filters and bilingual `q`."""
     found, next_cursor = await queries.list_agreements(
         session, f, principal, scope, limit=limit, cursor=cursor
     )
-    return {"items": [representation(a) for a in found], "next_cursor": next_cursor}
+    # The states are JSON-ready and shaped as documented (AgreementPage): written as they are,
+    # exactly as GET by id writes one.
+    items = [with_actions(state) for state in found]
+    return JSONResponse({"items": items, "next_cursor": next_cursor})
 
 
 @router.get("/count", response_model=AgreementCount, responses=LIST_PROBLEMS)
@@ -261,7 +269,8 @@ async def count_agreements(
 async def get_agreement(
     agreement_id: str, session: ReadSession, scope: Scope, principal: Principal = Depends(READ)
 ) -> JSONResponse:
-    return _respond(await queries.get_agreement(session, agreement_id, principal, scope))
+    state = await queries.get_state(session, agreement_id, principal, scope)
+    return versioned(AgreementOut, with_actions(state))
 
 
 @router.patch(

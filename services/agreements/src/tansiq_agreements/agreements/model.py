@@ -9,7 +9,7 @@ organization replica or the registry.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -497,10 +497,6 @@ class Agreement(VersionedAggregate):
             )
         self._transition(Action.expire, now)
 
-    @property
-    def due_to_expire(self) -> bool:
-        return self.status in EXPIRABLE and self.expires_on is not None
-
     def renew(
         self,
         *,
@@ -948,7 +944,3 @@ def currency(value: Any, field_name: str = "currency") -> str:
     if not isinstance(value, str) or not is_currency(value.strip().upper()):
         raise _invalid(field_name, f"{value!r} is not an ISO 4217 currency code.")
     return value.strip().upper()
-
-
-def party_ids(parties: Sequence[Party]) -> list[str]:
-    return [party.org_id for party in parties]

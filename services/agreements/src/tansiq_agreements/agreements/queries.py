@@ -32,9 +32,35 @@ def to_model(row: Any) -> Agreement:
     return agreement
 
 
+STATE_COLUMNS = tuple(MAPPER.columns())
+
+
+def state_of(row: Any) -> dict[str, Any]:
+    """The agreement's state (`Agreement.snapshot()`) straight from its row, for the read path:
+    nested values are stored as the JSON the snapshot has, so only dates need writing out."""
+    data = row._mapping
+    state = {}
+    for name in STATE_COLUMNS:
+        value = data[name]
+        state[name] = value.isoformat() if isinstance(value, date) else value
+    return state
+
+
 async def get_agreement(
     session: Reader, agreement_id: str, principal: Principal, scope: OrgScope
 ) -> Agreement:
+    return to_model(await _visible_row(session, agreement_id, principal, scope))
+
+
+async def get_state(
+    session: Reader, agreement_id: str, principal: Principal, scope: OrgScope
+) -> dict[str, Any]:
+    return state_of(await _visible_row(session, agreement_id, principal, scope))
+
+
+async def _visible_row(
+    session: Reader, agreement_id: str, principal: Principal, scope: OrgScope
+) -> Any:
     canonical = parse_id(agreement_id)
     row = None
     if canonical is not None:
@@ -45,7 +71,7 @@ async def get_agreement(
         ).first()
     if row is None:
         raise AgreementNotFound(f"No agreement {agreement_id}.")
-    return to_model(row)
+    return row
 
 
 @dataclass(frozen=True)
@@ -135,13 +161,13 @@ async def list_agreements(
     *,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Agreement], str | None]:
-    """Keyset pages in (created_at, id) order."""
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Keyset pages in (created_at, id) order; each agreement's state."""
     if f.q:
         await session.execute(CUSTOM_PLANS)
     stmt = list_statement(f, principal, scope, limit=limit, cursor=cursor)
     rows, next_cursor = split_page(list(await session.execute(stmt)), PAGE_ORDER, limit)
-    return [to_model(row) for row in rows], next_cursor
+    return [state_of(row) for row in rows], next_cursor
 
 
 async def count_agreements(

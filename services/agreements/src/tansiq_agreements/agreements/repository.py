@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -17,6 +17,7 @@ from tansiq_common.uow import UnitOfWork
 
 from tansiq_agreements.agreements.model import (
     AGGREGATE_TYPE,
+    EXPIRABLE,
     Agreement,
     AlreadyRenewed,
     InvalidAgreement,
@@ -78,19 +79,23 @@ class AgreementRepository(VersionedRepository[Agreement]):
         scope: OrgScope | None,
         for_update: bool = False,
     ) -> Agreement | None:
-        """The agreement if it exists and the caller may see it (None: the system itself)."""
+        """The agreement if it exists and the caller may see it (None: the system itself), in
+        one statement; `for_update` locks it and hands it to the unit of work."""
         canonical = parse_id(agreement_id)
         if canonical is None:
             return None
+        stmt = sa.select(agreements).where(agreements.c.id == canonical)
         if principal is not None and scope is not None:
-            seen = await self.session.execute(
-                sa.select(agreements.c.id).where(
-                    agreements.c.id == canonical, visible(principal, scope)
-                )
-            )
-            if seen.first() is None:
-                return None
-        return await self.get(canonical, for_update=for_update)
+            stmt = stmt.where(visible(principal, scope))
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self.session.execute(stmt)).first()
+        if row is None:
+            return None
+        aggregate = self.to_model(row)
+        if for_update:
+            self._seen(aggregate)
+        return aggregate
 
     async def find_by_source_key(self, source_key: str) -> Agreement | None:
         row = (
@@ -100,13 +105,13 @@ class AgreementRepository(VersionedRepository[Agreement]):
         ).first()
         return self.to_model(row) if row else None
 
-    async def due_to_expire(self, today: Any, batch: int) -> list[str]:
+    async def due_to_expire(self, today: date, batch: int) -> list[str]:
         """Ids of signed or in-force agreements past their expiry, locked for this transaction;
         rows another transaction holds are skipped (another replica is expiring them)."""
         rows = await self.session.execute(
             sa.select(agreements.c.id)
             .where(
-                agreements.c.status.in_(["signed", "in_force"]),
+                agreements.c.status.in_([status.value for status in EXPIRABLE]),
                 agreements.c.expires_on < today,
             )
             .order_by(agreements.c.expires_on, agreements.c.id)
