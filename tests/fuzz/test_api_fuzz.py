@@ -9,12 +9,16 @@ guard does not flicker.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import schemathesis
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -33,6 +37,47 @@ CHECKS = [
     response_schema_conformance,
 ]
 _RANK = {"post": 0, "put": 1, "get": 2, "patch": 3, "delete": 4}
+INT8 = 2**63
+
+
+def _cursor(values: list[Any]) -> str:
+    """A cursor in the format the services issue (tansiq_common.pagination), forged."""
+    raw = json.dumps(values, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+# Values that broke services before, mixed into generated strings and integers (schemathesis
+# dictionaries: each goes only where the schema accepts it in positive cases, only where it
+# does not in negative ones). By class: NUL (PostgreSQL text refuses it); times that leave the
+# years 1 to 9999 once converted to UTC; integers just beyond int2, int4 and int8; forged
+# cursors carrying those; digits `int()` refuses.
+TIMES_OUT_OF_RANGE = ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"]
+HOSTILE_STRINGS: list[str | int] = [
+    "\x00",
+    "a\x00b",
+    *TIMES_OUT_OF_RANGE,
+    str(INT8),
+    str(-INT8 - 1),
+    "²",
+    _cursor([INT8]),
+    _cursor([-INT8 - 1]),
+    *(_cursor([{"t": time}]) for time in TIMES_OUT_OF_RANGE),
+    *(_cursor([{"t": time}, {"u": str(uuid.UUID(int=1))}]) for time in TIMES_OUT_OF_RANGE),
+    _cursor([INT8, {"u": str(uuid.UUID(int=1))}]),
+]
+HOSTILE_INTEGERS: list[str | int] = [2**15, 2**31, -(2**31) - 1, INT8, -INT8 - 1, INT8 - 1]
+HOSTILE = {
+    "dictionaries": {
+        "hostile-strings": {"values": HOSTILE_STRINGS},
+        "hostile-integers": {"values": HOSTILE_INTEGERS},
+    },
+    "generation": {
+        "dictionaries": {
+            "string": {"dictionary": "hostile-strings", "probability": 0.15},
+            "integer": {"dictionary": "hostile-integers", "probability": 0.15},
+        }
+    },
+}
 
 
 def writes_first(document: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +104,7 @@ def fuzz(service: str) -> Callable[..., None]:
 
         broken.__name__ = f"test_{service}"
         return broken
-    schema = schemathesis.openapi.from_dict(document)
+    schema = schemathesis.openapi.from_dict(document, config=SchemathesisConfig.from_dict(HOSTILE))
     schema.config.generation.update(
         max_examples=EXAMPLES,
         deterministic=not RANDOM,
