@@ -162,6 +162,12 @@ SELECT counted_country, counted_ministry_id, counted_month, count(*),
 FROM rm_engagements WHERE counted_ministry_id IS NOT NULL AND status <> 'cancelled'
 GROUP BY 1, 2, 3;
 
+INSERT INTO scorecard_totals (country, ministry_id, records, flagged,
+                              c1, c2, c3, c4, c5, c6, c7)
+SELECT country, ministry_id, sum(records), sum(flagged), sum(c1), sum(c2), sum(c3), sum(c4),
+       sum(c5), sum(c6), sum(c7)
+FROM scorecard_cells GROUP BY 1, 2;
+
 INSERT INTO coverage_cells (country, ministry_id, partner_id, engagements, agreements,
                             last_contact)
 SELECT counted_country, counted_ministry_id, p, count(*), 0, max(counted_contact)

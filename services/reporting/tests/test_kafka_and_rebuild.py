@@ -66,6 +66,8 @@ async def snapshot(world: World) -> dict[str, list[dict[str, Any]]]:
         "rm_engagements": "select * from rm_engagements order by id",
         "scorecard_cells": "select * from scorecard_cells where records <> 0 or flagged <> 0 "
         "order by country, ministry_id, month",
+        "scorecard_totals": "select * from scorecard_totals where records <> 0 or flagged <> 0 "
+        "order by country, ministry_id",
         "coverage_cells": "select * from coverage_cells where engagements <> 0 or agreements <> 0 "
         "order by country, ministry_id, partner_id",
         "topic_freshness": "select topic, events_applied from topic_freshness order by topic",

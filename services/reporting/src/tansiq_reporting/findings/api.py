@@ -48,21 +48,24 @@ def _label(org_id: str, names: dict[str, dict[str, Any]]) -> dict[str, Any] | No
     return {"id": org_id, **known} if known else None
 
 
-def represent(f: Finding, names: dict[str, dict[str, Any]], lang: str) -> dict[str, Any]:
-    state = f.snapshot()
+def represent(state: dict[str, Any], names: dict[str, dict[str, Any]], lang: str) -> dict[str, Any]:
+    """A finding's state as the API shows it: names of its ministry and partners, and its
+    explanation in the language asked for (both in `translations`)."""
+    rule = RULE_NAMES[Rule(state["rule"])]
+    other = "ar" if lang == "en" else "en"
     return {
         **state,
-        "rule_name": {"ar": RULE_NAMES[f.rule].ar, "en": RULE_NAMES[f.rule].en},
-        "ministry": _label(f.ministry_id, names),
-        "partners": [label for p in f.partner_ids if (label := _label(p, names))],
-        "explanation": f.explanation.in_(lang),
-        "resolution": f.resolution.in_(lang),
+        "rule_name": {"ar": rule.ar, "en": rule.en},
+        "ministry": _label(state["ministry_id"], names),
+        "partners": [label for p in state["partner_ids"] if (label := _label(p, names))],
+        "explanation": state["explanation"].get(lang) or state["explanation"].get(other) or "",
+        "resolution": state["resolution"].get(lang) or state["resolution"].get(other) or "",
         "translations": {"explanation": state["explanation"], "resolution": state["resolution"]},
-        "visibility": f.access.visibility,
+        "visibility": state["access"]["visibility"],
     }
 
 
-async def _named(session: Reader, items: list[Finding]) -> dict[str, dict[str, Any]]:
+async def _named(session: Reader, items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return await queries.org_names(session, queries.names_wanted(items))
 
 
@@ -159,19 +162,19 @@ async def get_finding(
     lang: Lang = None,
     accept_language: AcceptLanguage = None,
 ) -> JSONResponse:
-    finding = await queries.get_finding(session, finding_id, principal, scope)
+    finding = (await queries.get_finding(session, finding_id, principal, scope)).snapshot()
     names = await _named(session, [finding])
     state = represent(finding, names, language(lang, accept_language))
-    state["record_details"] = await queries.record_summaries(session, finding)
+    state["record_details"] = await queries.record_summaries(session, finding["records"])
     return versioned(FindingDetail, state)
 
 
 async def _decided(
     session: Reader, finding: Finding, lang: str | None, accept_language: str | None
 ) -> JSONResponse:
-    names = await _named(session, [finding])
-    state = represent(finding, names, language(lang, accept_language))
-    return versioned(FindingOut, state)
+    snapshot = finding.snapshot()
+    names = await _named(session, [snapshot])
+    return versioned(FindingOut, represent(snapshot, names, language(lang, accept_language)))
 
 
 @router.post(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -62,6 +62,31 @@ def list_statement(
     return stmt.order_by(*PAGE_ORDER).limit(limit + 1)
 
 
+def state_of(row: Any) -> dict[str, Any]:
+    """A finding row as its JSON-ready state (what `Finding.snapshot()` gives), read straight
+    from the columns: a page of fifty costs no round trip through the aggregate."""
+    return {
+        "id": row.id,
+        "rule": row.rule,
+        "status": row.status,
+        "ministry_id": row.ministry_id,
+        "country": row.country,
+        "records": row.records,
+        "partner_ids": list(row.partner_ids or ()),
+        "explanation": row.explanation,
+        "resolution": row.resolution,
+        "details": row.details,
+        "access": row.access,
+        "opened_at": row.opened_at.isoformat(),
+        "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+        "acknowledgement": row.acknowledgement,
+        "acceptance": row.acceptance,
+        "version": row.version,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
 async def list_findings(
     session: Reader,
     principal: Principal,
@@ -70,10 +95,10 @@ async def list_findings(
     *,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Finding], str | None]:
+) -> tuple[list[dict[str, Any]], str | None]:
     stmt = list_statement(principal, scope, f, limit=limit, cursor=cursor)
     rows, next_cursor = split_page(list(await session.execute(stmt)), PAGE_ORDER, limit)
-    return [MAPPER.from_row(row) for row in rows], next_cursor
+    return [state_of(row) for row in rows], next_cursor
 
 
 async def get_finding(
@@ -111,12 +136,14 @@ async def org_names(session: Reader, ids: Iterable[str]) -> dict[str, dict[str, 
     }
 
 
-async def record_summaries(session: Reader, finding: Finding) -> list[dict[str, Any]]:
+async def record_summaries(
+    session: Reader, records: Sequence[Mapping[str, str]]
+) -> list[dict[str, Any]]:
     """The records a finding names, as the replicas hold them (the caller may see all of them:
     a finding is shown only to those who may see every record it names)."""
     by_type: dict[str, list[str]] = {}
-    for ref in finding.records:
-        by_type.setdefault(ref.type, []).append(ref.id)
+    for ref in records:
+        by_type.setdefault(ref["type"], []).append(ref["id"])
     found: dict[tuple[str, str], dict[str, Any]] = {}
     a, e = rm_agreements, rm_engagements
     if by_type.get("agreement"):
@@ -173,7 +200,7 @@ async def record_summaries(session: Reader, finding: Finding) -> list[dict[str, 
                 "expires_on": None,
                 "visibility": erow.visibility,
             }
-    return [found[(r.type, r.id)] for r in finding.records if (r.type, r.id) in found]
+    return [found[(r["type"], r["id"])] for r in records if (r["type"], r["id"]) in found]
 
 
 def _iso(day: date | None) -> str | None:
@@ -181,5 +208,5 @@ def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def names_wanted(items: Sequence[Finding]) -> set[str]:
-    return {f.ministry_id for f in items} | {p for f in items for p in f.partner_ids}
+def names_wanted(items: Sequence[Mapping[str, Any]]) -> set[str]:
+    return {f["ministry_id"] for f in items} | {p for f in items for p in f["partner_ids"]}

@@ -22,6 +22,7 @@ from tansiq_reporting.readmodels.tables import (
     rm_agreements,
     rm_engagements,
     scorecard_cells,
+    scorecard_totals,
 )
 
 RULE_BITS = {f"C{n}": 1 << (n - 1) for n in range(1, 8)}
@@ -185,32 +186,50 @@ async def record_counts(
     await _recompute_last_contact(session, recompute)
 
 
+COUNTS = ("records", "flagged", *(f"c{n}" for n in range(1, 8)))
+
+
 async def _add_score(
     session: AsyncSession, cells: Mapping[tuple[str, str, str], list[int]]
 ) -> None:
-    rows = [
-        {
-            "country": country,
-            "ministry_id": ministry,
-            "month": month,
-            "records": d[0],
-            "flagged": d[1],
-            **{f"c{n + 1}": d[2 + n] for n in range(7)},
-        }
-        for (country, ministry, month), d in sorted(cells.items())
-        if any(d)
-    ]
-    if not rows:
+    """Add the deltas to the month cells and to the ministries' totals."""
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * 9)
+    for (country, ministry, _), d in cells.items():
+        total = totals[(country, ministry)]
+        for n in range(9):
+            total[n] += d[n]
+    await _add(
+        session,
+        scorecard_cells,
+        ("country", "ministry_id", "month"),
+        [(key, d) for key, d in sorted(cells.items()) if any(d)],
+    )
+    await _add(
+        session,
+        scorecard_totals,
+        ("country", "ministry_id"),
+        [(key, d) for key, d in sorted(totals.items()) if any(d)],
+    )
+
+
+async def _add(
+    session: AsyncSession,
+    table: sa.Table,
+    keys: tuple[str, ...],
+    deltas: list[tuple[tuple[str, ...], list[int]]],
+) -> None:
+    if not deltas:
         return
-    stmt = insert(scorecard_cells).values(rows)
-    c = scorecard_cells.c
+    rows = [
+        {**dict(zip(keys, key, strict=True)), **dict(zip(COUNTS, d, strict=True))}
+        for key, d in deltas
+    ]
+    stmt = insert(table).values(rows)
+    c = table.c
     await session.execute(
         stmt.on_conflict_do_update(
-            index_elements=[c.country, c.ministry_id, c.month],
-            set_={
-                name: c[name] + stmt.excluded[name]
-                for name in ("records", "flagged", *(f"c{n}" for n in range(1, 8)))
-            },
+            index_elements=[c[k] for k in keys],
+            set_={name: c[name] + stmt.excluded[name] for name in COUNTS},
         )
     )
 

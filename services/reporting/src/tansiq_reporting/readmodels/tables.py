@@ -165,6 +165,17 @@ scorecard_cells = sa.Table(
     *(sa.Column(f"c{n}", sa.Integer, nullable=False, server_default="0") for n in range(1, 8)),
 )
 
+# The same per ministry, all months together: a scorecards page reads its rows and no more.
+scorecard_totals = sa.Table(
+    "scorecard_totals",
+    metadata,
+    sa.Column("country", sa.Text, primary_key=True),
+    sa.Column("ministry_id", sa.Text, primary_key=True),
+    sa.Column("records", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("flagged", sa.Integer, nullable=False, server_default="0"),
+    *(sa.Column(f"c{n}", sa.Integer, nullable=False, server_default="0") for n in range(1, 8)),
+)
+
 # Ministry × international partner.
 coverage_cells = sa.Table(
     "coverage_cells",
@@ -206,6 +217,7 @@ READ_MODEL_TABLES = (
     rm_agreements,
     rm_engagements,
     scorecard_cells,
+    scorecard_totals,
     coverage_cells,
     topic_freshness,
 )

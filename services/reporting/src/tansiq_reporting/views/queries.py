@@ -20,6 +20,7 @@ from tansiq_reporting.readmodels.tables import (
     coverage_cells,
     rebuild_state,
     scorecard_cells,
+    scorecard_totals,
     topic_freshness,
 )
 from tansiq_reporting.views.access import counters_visible
@@ -50,7 +51,8 @@ def score(records: int, flagged: int) -> float | None:
 # --- scorecards --------------------------------------------------------------------------------
 
 S = scorecard_cells
-SCORECARD_ORDER = (S.c.country, S.c.ministry_id)
+T = scorecard_totals
+SCORECARD_ORDER = (T.c.country, T.c.ministry_id)
 
 
 @dataclass(frozen=True)
@@ -70,41 +72,32 @@ async def scorecards(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    where = [counters_visible(principal, scope, S)]
+    """A page of ministries' totals (one row each), then their trend months (one row per
+    ministry and month): reads proportional to the page, not to the records."""
+    where = [counters_visible(principal, scope, T), T.c.records > 0]
     if f.country:
-        where.append(S.c.country == f.country.upper())
+        where.append(T.c.country == f.country.upper())
     if f.ministry_id:
-        where.append(S.c.ministry_id == f.ministry_id)
-    totals = (
-        sa.select(
-            S.c.country,
-            S.c.ministry_id,
-            sa.func.sum(S.c.records).label("records"),
-            sa.func.sum(S.c.flagged).label("flagged"),
-            *(sa.func.sum(S.c[r.lower()]).label(r) for r in RULES),
-        )
-        .where(*where)
-        .group_by(S.c.country, S.c.ministry_id)
-        .having(sa.func.sum(S.c.records) > 0)
-    )
+        where.append(T.c.ministry_id == f.ministry_id)
+    stmt = sa.select(T).where(*where)
     if cursor:
-        totals = totals.where(after_cursor(SCORECARD_ORDER, cursor))
-    totals = totals.order_by(*SCORECARD_ORDER).limit(limit + 1)
-    rows, next_cursor = split_page(list(await session.execute(totals)), SCORECARD_ORDER, limit)
+        stmt = stmt.where(after_cursor(SCORECARD_ORDER, cursor))
+    stmt = stmt.order_by(*SCORECARD_ORDER).limit(limit + 1)
+    rows, next_cursor = split_page(list(await session.execute(stmt)), SCORECARD_ORDER, limit)
     if not rows:
         return [], None
     window = months_back(until, months)
-    ministries = [row.ministry_id for row in rows]
     trend_rows = await session.execute(
         sa.select(S.c.country, S.c.ministry_id, S.c.month, S.c.records, S.c.flagged).where(
-            *where, S.c.ministry_id.in_(ministries), S.c.month.in_(window)
+            sa.tuple_(S.c.country, S.c.ministry_id).in_(
+                [(row.country, row.ministry_id) for row in rows]
+            ),
+            S.c.month.in_(window),
         )
     )
     by_month: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
     for t in trend_rows:
-        cell = by_month.setdefault((t.country, t.ministry_id), {})
-        before = cell.get(t.month, (0, 0))
-        cell[t.month] = (before[0] + t.records, before[1] + t.flagged)
+        by_month.setdefault((t.country, t.ministry_id), {})[t.month] = (t.records, t.flagged)
     items = []
     for row in rows:
         months_of = by_month.get((row.country, row.ministry_id), {})
@@ -112,10 +105,10 @@ async def scorecards(
             {
                 "ministry_id": row.ministry_id,
                 "country": row.country or None,
-                "score": score(int(row.records), int(row.flagged)),
-                "records": int(row.records),
-                "records_with_findings": int(row.flagged),
-                "by_rule": {r: int(getattr(row, r)) for r in RULES},
+                "score": score(row.records, row.flagged),
+                "records": row.records,
+                "records_with_findings": row.flagged,
+                "by_rule": {r: getattr(row, r.lower()) for r in RULES},
                 "trend": [
                     {
                         "month": m,

@@ -15,6 +15,8 @@
   const RULES = ["C1", "C2", "C3", "C4", "C5", "C6", "C7"];
   const STATUSES = ["open", "acknowledged", "accepted", "resolved"];
   const PAGE_SIZE = 500;
+  // The demo's records spread over years: three of them make a readable trend.
+  const TREND_MONTHS = 36;
   const MAX_PAGES = 20;
   const TOKEN_KEY = "tansiq.dashboard.token";
   const PALETTE = ["#7a1f3d", "#2d5d9f", "#1f7a4d", "#a86400", "#6a3d9a", "#00838f", "#b3261e", "#5b6473"];
@@ -29,6 +31,9 @@
     }
     return text;
   }
+
+  // A word for a value the API may add to later: the value itself when the table lacks it.
+  const known = (key, value) => (Object.prototype.hasOwnProperty.call(WORDS, key) ? WORDS[key] : String(value).replace(/_/g, " "));
 
   const numberFormats = new Map();
   function num(value, options) {
@@ -114,6 +119,11 @@
       if (child == null || child === false) continue;
       el.append(child instanceof Node ? child : String(child));
     }
+    return el;
+  }
+  // append() without the nulls and falses that conditional children leave.
+  function put(el, ...children) {
+    for (const child of children.flat(Infinity)) if (child != null && child !== false) el.append(child);
     return el;
   }
   const clear = (el) => {
@@ -449,7 +459,7 @@
   // --- overview --------------------------------------------------------------------------------
 
   async function overview(view) {
-    const [cards, open] = await Promise.all([collect("/v1/scorecards", {}), collect("/v1/findings", { status: "open", lang: LANG })]);
+    const [cards, open] = await Promise.all([collect("/v1/scorecards", { months: TREND_MONTHS }), collect("/v1/findings", { status: "open", lang: LANG })]);
     clear(view);
     view.append(scorecardSection(cards), openFindingsSection(open));
   }
@@ -529,7 +539,8 @@
       byMinistry.set(f.ministry_id, row);
     }
     const max = Math.max(1, ...Object.values(byRule));
-    section.append(
+    put(
+      section,
       h("h2", {}, t("overview.open_by_rule")),
       h("p", { class: "hint" }, t("overview.open_total", { n: int(items.length) })),
       truncated ? notice(t("truncated", { n: int(items.length) })) : null,
@@ -612,7 +623,8 @@
     const sinceInput = h("input", { type: "date", name: "since", value: filters.since, dir: "ltr" });
     function fillMinistries() {
       const current = ministrySelect.value || filters.ministry_id;
-      clear(ministrySelect).append(
+      put(
+        clear(ministrySelect),
         h("option", { value: "" }, t("all")),
         [...ministries.entries()]
           .sort((a, b) => a[1].localeCompare(b[1], LANG))
@@ -654,7 +666,7 @@
     );
     view.append(
       h("section", { class: "panel" }, h("h2", {}, t("findings.filters")), form),
-      h("div", { class: "two-columns" }, h("section", { class: "panel" }, count, list, more), detail),
+      h("div", { class: "two-columns" }, h("section", { class: "panel finding-pane" }, count, list, more), detail),
     );
 
     let cursor = null;
@@ -729,7 +741,7 @@
       const f = answer.data;
       const row = rows.get(f.id);
       if (row) clear(row).append(findingButton(f));
-      clear(detail).append(...findingDetail(f, answer.etag, message));
+      put(clear(detail), findingDetail(f, answer.etag, message));
       detail.dataset.id = f.id;
       detail.dataset.status = f.status;
     }
@@ -764,8 +776,8 @@
                 "div",
                 { class: "chips" },
                 chip(t(r.type)),
-                r.kind ? chip(r.kind.replace(/_/g, " ")) : null,
-                r.status ? chip(r.status.replace(/_/g, " ")) : null,
+                r.kind ? chip(known(`kind.${r.kind}`, r.kind)) : null,
+                r.status ? chip(known(`state.${r.status}`, r.status)) : null,
                 r.visibility === "restricted" ? chip(t("restricted"), "restricted") : null,
               ),
               h("div", { dir: "auto", class: "record-title" }, h("b", {}, inLang(r.title) || r.id)),
@@ -1008,7 +1020,7 @@
     const el = h(
       "article",
       { class: "card indicator", dataset: { metric: indicator.metric, standing } },
-      h("h3", { dir: "auto" }, inLang(indicator.name)),
+      h("h3", { dir: "auto" }, localDigits(inLang(indicator.name))),
       h("div", { class: "chips" }, chip(t(`standing.${standing}`), `${standingKind} standing`), chip(t(`metric.${indicator.metric}`)), chip(t(`window.${indicator.window}`))),
       h(
         "div",
@@ -1029,42 +1041,57 @@
     const draw = () => {
       const series = p.series || [];
       const deadlineYear = Number(String(indicator.target.deadline).slice(0, 4));
-      const first = Math.min(indicator.baseline.year, ...series.map((s) => s.year));
+      const asOfYear = Number(String(p.as_of || indicator.target.deadline).slice(0, 4));
+      const baselineYear = indicator.baseline.year;
+      const first = Math.min(baselineYear, ...series.map((s) => s.year));
       const last = Math.max(deadlineYear, ...series.map((s) => s.year));
       const years = [];
       for (let y = first; y <= last; y += 1) years.push(y);
+      const at = (y) => years.indexOf(y);
+      const yearly = new Map(series.map((s) => [s.year, s.value]));
+      // A cumulative count is the baseline plus every year after it, as the API sums it for
+      // `actual`; anything else (a yearly flow, a share) is drawn year by year as answered.
+      const running = indicator.window === "cumulative" && !share;
+      let total = indicator.baseline.value || 0;
       const actual = years.map((y) => {
-        const point = series.find((s) => s.year === y);
-        return point ? point.value : null;
+        if (y > asOfYear) return null;
+        if (!running) return yearly.has(y) ? yearly.get(y) : null;
+        if (y === baselineYear) return total;
+        if (y < baselineYear) return null;
+        total += yearly.get(y) || 0;
+        return total;
       });
-      if (actual[0] == null && p.baseline != null) actual[0] = p.baseline;
-      const target = years.map((y) => (p.target != null && (y === deadlineYear || y === first) ? p.target : null));
+      if (actual[at(baselineYear)] == null && p.baseline != null) actual[at(baselineYear)] = p.baseline;
+      const target = years.map(() => null);
+      if (p.target != null) {
+        if (running && p.baseline != null) target[at(baselineYear)] = p.baseline; // the path to it
+        else target[at(first)] = p.target;
+        target[at(deadlineYear)] = p.target;
+      }
+      // The linear projection: from the last actual year to the horizon it is read at.
       const projection = years.map(() => null);
+      const horizon = indicator.window === "annual" && !share ? Math.min(asOfYear, deadlineYear) : deadlineYear;
       const lastActual = actual.reduce((found, v, i) => (v != null ? i : found), -1);
-      if (p.projected != null && lastActual >= 0) {
+      const drawProjection = p.projected != null && lastActual >= 0 && at(horizon) > lastActual;
+      if (drawProjection) {
         projection[lastActual] = actual[lastActual];
-        projection[years.indexOf(deadlineYear)] = p.projected;
+        projection[at(horizon)] = p.projected;
       }
       const values = [...actual, ...target, ...projection, 0].filter((v) => v != null);
-      const top = Math.max(...values) * 1.1 || 1;
+      const top = Math.max(...values) * 1.12 || 1;
+      const lines = [
+        { label: t("indicators.series_actual"), color: PALETTE[1], values: actual, width: 2.5 },
+        { label: t("indicators.series_target"), color: PALETTE[2], values: target, dash: [2, 4], pointSize: 8 },
+      ];
+      if (drawProjection) lines.push({ label: t("indicators.series_projection"), color: PALETTE[3], values: projection, dash: [6, 4] });
       lineChart(chartEl, {
         labels: years.map(year),
-        series: [
-          { label: t("indicators.series_actual"), color: PALETTE[1], values: actual, width: 2.5 },
-          { label: t("indicators.series_projection"), color: PALETTE[3], values: projection, dash: [6, 4] },
-          { label: t("indicators.series_target"), color: PALETTE[2], values: target, dash: [2, 4], pointSize: 8 },
-        ],
-        yRange: [0, share ? Math.min(1, Math.max(top, 0.1)) : top],
+        series: lines,
+        yRange: [0, top],
         yFormat: share ? pct : (v) => num(v, { maximumFractionDigits: 1 }),
         height: 200,
       });
-      chartEl.after(
-        legend([
-          { label: t("indicators.series_actual"), color: PALETTE[1] },
-          { label: t("indicators.series_projection"), color: PALETTE[3], dashed: true },
-          { label: t("indicators.series_target"), color: PALETTE[2], dashed: true },
-        ]),
-      );
+      chartEl.after(legend(lines.map((l) => ({ label: l.label, color: l.color, dashed: Boolean(l.dash) }))));
     };
     return { el, draw };
   }
