@@ -167,7 +167,9 @@ async def test_bad_input_is_problem_json_and_writes_nothing(
 ):
     before = await counts()
     sent = _apply(world, body(), change)
-    response = await client.post("/v1/agreements", json=sent, headers=as_("qfsw", "editor"))
+    # An editor of UNESCO writes for UNESCO, but UNESCO cannot own an agreement.
+    editor = as_("unesco", "editor") if "owner_org_id" in change else as_("qfsw", "editor")
+    response = await client.post("/v1/agreements", json=sent, headers=editor)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM
     problem_body = response.json()
@@ -353,3 +355,20 @@ async def test_idempotency_key_replays_the_first_create(client, as_, body, sql):
     assert await sql.fetchval("select count(*) from agreements") == 1
     other = await client.post("/v1/agreements", json=body(kind="mou"), headers=headers)
     assert other.status_code == 422
+
+
+async def test_a_caller_who_may_not_write_for_the_owner_makes_no_registry_call(
+    client, world, as_, body, counts, registry_down
+):
+    """Refused before any lookup: even with the registry down, the answer is 403, not 503."""
+    before = await counts()
+    parties = [
+        {"org_id": world["qfsw"], "role": "signatory"},
+        {"org_id": world["unicef"], "role": "implementer"},
+    ]
+    response = await client.post(
+        "/v1/agreements", json=body(parties=parties, funding=[]), headers=as_("moi", "editor")
+    )
+    assert response.status_code == 403
+    assert response.json()["type"] == problem("not-owner-editor")
+    assert await counts() == before

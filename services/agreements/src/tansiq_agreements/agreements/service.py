@@ -77,6 +77,9 @@ class AgreementService:
     ) -> Agreement:
         async with self.unit():
             fields = _canonical(fields)
+            # Before any lookup: a caller who may not write for the owner asks the registry
+            # nothing through us.
+            check_may_edit(self.principal, self.scope, str(fields.get("owner_org_id")))
             orgs = await self._find_orgs(
                 [fields.get("owner_org_id"), *_party_ids(fields.get("parties") or ())]
             )
@@ -87,7 +90,6 @@ class AgreementService:
                 now=utcnow(),
                 source_key=source_key,
             )
-            check_may_edit(self.principal, self.scope, agreement.owner_org_id)
             await self.repo.add(agreement)
             await self.repo.write_history(agreement)
             return agreement
@@ -101,11 +103,11 @@ class AgreementService:
             orgs: dict[str, OrgRef] = {}
             if "owner_org_id" in changes or "parties" in changes:
                 owner = changes.get("owner_org_id", agreement.owner_org_id)
+                # The new owner too must be one the editor writes for.
+                check_may_edit(self.principal, self.scope, str(owner))
                 parties = changes.get("parties", agreement.parties)
                 orgs = await self._find_orgs([owner, *_party_ids(parties)])
             if agreement.revise(changes, orgs=orgs, now=utcnow()):
-                # The new owner too must be one the editor writes for.
-                check_may_edit(self.principal, self.scope, agreement.owner_org_id)
                 await self._save(agreement)
             return agreement
 
