@@ -256,6 +256,7 @@ async def test_retries_and_concurrent_pushes_of_one_item_leave_exactly_one_engag
     responses = await asyncio.gather(
         *(client.post(URL, json={"items": [item]}, headers=job) for _ in range(8))
     )
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
     results = [r.json()["results"][0] for r in responses]
     assert sorted(r["result"] for r in results) == ["created"] + ["unchanged"] * 7
     assert len({r["id"] for r in results}) == 1
@@ -273,3 +274,41 @@ async def test_retries_and_concurrent_pushes_of_one_item_leave_exactly_one_engag
     assert all(r.status_code == 200 for r in responses)
     assert all(r.json()["rejected"] == 0 for r in responses)
     assert await sql.fetchval("SELECT count(*) FROM engagements") == 21
+
+
+async def test_an_item_the_database_refuses_is_rejected_alone(client, job, sql):
+    """A failure only the database sees (here a trigger refusing one row) rolls back the bulk
+    write; the items are then applied one by one and only the refused one is rejected."""
+    await sql.execute(
+        """
+        CREATE FUNCTION test_refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.external_id = 'poison' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER test_refuse_poison BEFORE INSERT ON engagements
+            FOR EACH ROW EXECUTE FUNCTION test_refuse_poison();
+        """
+    )
+    try:
+        response = await client.post(
+            URL,
+            json={"items": [ingest_item("fine-1"), ingest_item("poison"), ingest_item("fine-2")]},
+            headers=job,
+        )
+    finally:
+        await sql.execute(
+            "DROP TRIGGER test_refuse_poison ON engagements; DROP FUNCTION test_refuse_poison();"
+        )
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["result"] for r in results] == ["created", "rejected", "created"]
+    assert results[1]["errors"] == [
+        {"field": None, "message": "could not be stored", "type": "storage"}
+    ]
+    assert results[1]["retryable"] is True
+    rows = await sql.fetch("SELECT external_id FROM engagements ORDER BY external_id")
+    assert [r["external_id"] for r in rows] == ["fine-1", "fine-2"]
+    events = await outbox(sql)
+    assert sorted(e["payload"]["external_id"] for e in events) == ["fine-1", "fine-2"]
+    assert await sql.fetchval("SELECT count(*) FROM audit_log") == 2

@@ -28,8 +28,9 @@ from tansiq_common.events.contracts import INGEST_TOPIC, INTEGRATION_SOURCE_PREF
 from tansiq_common.events.envelope import Envelope, InvalidEvent
 from tansiq_common.uow import UnitOfWork
 
+from tansiq_engagements.engagements.model import Engagement
 from tansiq_engagements.engagements.schemas import EngagementIngestItem
-from tansiq_engagements.engagements.service import EngagementService
+from tansiq_engagements.engagements.service import EngagementService, Outcome, ingest_fields
 from tansiq_engagements.engagements.tables import ingested_messages
 from tansiq_engagements.lookups import Lookups
 
@@ -111,76 +112,137 @@ class BatchIngestion:
 
     async def run(self, raw_items: Sequence[Any]) -> dict[str, Any]:
         results: list[ItemResult | None] = [None] * len(raw_items)
-        valid: list[tuple[int, dict[str, Any]]] = []
+        valid: list[tuple[int, dict[str, Any], tuple[str, str]]] = []
         for index, raw in enumerate(raw_items):
-            key = raw if isinstance(raw, Mapping) else {}
+            given = raw if isinstance(raw, Mapping) else {}
             try:
-                valid.append((index, parse_item(raw)))
+                fields, key = ingest_fields(parse_item(raw))
             except ItemInvalid as exc:
-                results[index] = ItemResult(
-                    index,
-                    "rejected",
-                    _text(key.get("source")),
-                    _text(key.get("external_id")),
-                    errors=exc.errors,
-                )
+                errors = exc.errors
+            except DomainError as exc:
+                errors = _domain_errors(exc)
+            else:
+                valid.append((index, fields, key))
+                continue
+            source, external_id = _text(given.get("source")), _text(given.get("external_id"))
+            results[index] = ItemResult(index, "rejected", source, external_id, errors=errors)
         # Items are applied in key order: two batches lock shared rows in the same order.
-        valid.sort(key=lambda pair: (pair[1]["source"], pair[1]["external_id"]))
+        valid.sort(key=lambda each: each[2])
         async with self.uow:
-            for index, item in valid:
-                results[index] = await self._apply(index, item)
+            for index, result in (await self._apply_all(valid)).items():
+                results[index] = result
         return report([r for r in results if r is not None])
 
-    async def _apply(self, index: int, item: dict[str, Any]) -> ItemResult:
-        source, external_id = item["source"], item["external_id"]
+    def _service(self) -> EngagementService:
+        return EngagementService(
+            self.uow,
+            self.lookups,
+            principal=self.principal,
+            scope=self.scope,
+            bearer=self.bearer,
+            leads=self.leads,
+        )
+
+    async def _apply_all(
+        self, valid: Sequence[tuple[int, dict[str, Any], tuple[str, str]]]
+    ) -> dict[int, ItemResult]:
+        """The whole batch at once: the engagements it names locked and looked up in a few
+        statements, every item's rules checked in memory, then the changes written in bulk in
+        one savepoint. Should that write fail, the items are applied one by one, each in a
+        savepoint of its own; an item another writer inserted meanwhile is applied on its own
+        too (as an update of what that writer inserted)."""
+        service = self._service()
+        keys = list(dict.fromkeys(key for _, _, key in valid))
+        locked = await service.repo.lock_keys(keys)
+        loaded = {key: e.version for key, e in locked.items()}
+        try:
+            refs = await service.references_for([f for _, f, _ in valid], list(locked.values()))
+        except Unavailable:
+            # Some item names a record its owner cannot confirm now: those items, and only
+            # those, are rejected (retryable) when each is looked up on its own.
+            return {index: await self._apply(index, fields, key) for index, fields, key in valid}
+        planned: dict[tuple[str, str], Engagement] = dict(locked)
+        audits: list[tuple[Outcome, Engagement, Any]] = []
+        results: dict[int, ItemResult] = {}
+        for index, fields, key in valid:
+            try:
+                outcome, engagement = service.plan_upsert(fields, key, planned.get(key), refs)
+            except DomainError as exc:
+                results[index] = _rejected(index, key, exc)
+                continue
+            planned[key] = engagement
+            audits.append((outcome, engagement, fields))
+            results[index] = _done(index, key, outcome, engagement)
+        created = [e for key, e in planned.items() if key not in locked]
+        changed = [(e, loaded[key]) for key, e in planned.items() if key in locked]
+        changed = [(e, version) for e, version in changed if e.version != version]
+        try:
+            async with self.uow.savepoint():
+                inserted = await service.repo.write_many(created, changed)
+                written = inserted | {e.id for e, _ in changed}
+                for outcome, engagement, fields in audits:
+                    if engagement.id in written:
+                        service.audit_outcome(outcome, engagement, fields)
+        except sa_exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise  # the database is gone: the whole call fails (5xx), nothing written
+            log.warning("ingest batch applied item by item after %r", exc)
+            return {index: await self._apply(index, fields, key) for index, fields, key in valid}
+        raced = {(e.source, e.external_id) for e in created if e.id not in inserted}
+        for index, fields, key in valid:
+            if key in raced:
+                results[index] = await self._apply(index, fields, key)
+        return results
+
+    async def _apply(self, index: int, fields: dict[str, Any], key: tuple[str, str]) -> ItemResult:
+        """One item in a savepoint of its own."""
+        item = {**fields, "source": key[0], "external_id": key[1]}
         for attempt in range(1, ITEM_ATTEMPTS + 1):
             # A service per item: what one item's rolled-back savepoint saw never misleads
             # the next (the versions the repository remembers).
-            service = EngagementService(
-                self.uow,
-                self.lookups,
-                principal=self.principal,
-                scope=self.scope,
-                bearer=self.bearer,
-                leads=self.leads,
-            )
+            service = self._service()
             try:
                 async with self.uow.savepoint():
                     outcome, engagement = await service.upsert(item)
-                    changed = engagement.events[-1].changed_fields if engagement.events else ()
             except DomainError as exc:
-                return ItemResult(
-                    index,
-                    "rejected",
-                    source,
-                    external_id,
-                    errors=_domain_errors(exc),
-                    retryable=isinstance(exc, Unavailable),
-                )
+                return _rejected(index, key, exc)
             except sa_exc.DBAPIError as exc:
                 if exc.connection_invalidated:
-                    raise  # the database is gone: the whole call fails (5xx), nothing written
+                    raise
                 if _sqlstate(exc) in RETRIED_SQLSTATES and attempt < ITEM_ATTEMPTS:
                     continue
-                log.exception("ingest item %s/%s could not be stored", source, external_id)
+                log.exception("ingest item %s/%s could not be stored", *key)
                 return ItemResult(
                     index,
                     "rejected",
-                    source,
-                    external_id,
+                    *key,
                     errors=[{"field": None, "message": "could not be stored", "type": "storage"}],
                     retryable=True,
                 )
-            return ItemResult(
-                index,
-                outcome,
-                source,
-                external_id,
-                id=engagement.id,
-                version=engagement.version,
-                changed_fields=list(changed) if outcome == "updated" else [],
-            )
+            return _done(index, key, outcome, engagement)
         raise AssertionError("unreachable")  # every attempt returns or continues
+
+
+def _rejected(index: int, key: tuple[str, str], exc: DomainError) -> ItemResult:
+    return ItemResult(
+        index,
+        "rejected",
+        *key,
+        errors=_domain_errors(exc),
+        retryable=isinstance(exc, Unavailable),
+    )
+
+
+def _done(index: int, key: tuple[str, str], outcome: str, engagement: Engagement) -> ItemResult:
+    changed = engagement.events[-1].changed_fields if outcome == "updated" else ()
+    return ItemResult(
+        index,
+        outcome,
+        *key,
+        id=engagement.id,
+        version=engagement.version,
+        changed_fields=list(changed),
+    )
 
 
 def report(results: Sequence[ItemResult]) -> dict[str, Any]:

@@ -19,6 +19,9 @@ from tansiq_engagements.engagements.tables import engagements
 __all__ = ["DuplicateExternalId", "EngagementRepository", "parse_id", "visibility_clause"]
 
 MAPPER = RowMapper(Engagement)
+# Rows per statement of a bulk write: 35 columns each stays well under PostgreSQL's 32,767
+# parameters per statement.
+BULK_ROWS = 500
 
 
 class DuplicateExternalId(RuleConflict):
@@ -91,6 +94,61 @@ class EngagementRepository(VersionedRepository[Engagement]):
             self._seen(engagement)
             found[(engagement.source, engagement.external_id or "")] = engagement
         return found
+
+    async def lock_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Engagement]:
+        """Like `by_keys`, but the engagements are not handed to the unit of work: a batch
+        plans its changes on them first and `write_many` hands over those it writes."""
+        found: dict[tuple[str, str], Engagement] = {}
+        t = engagements
+        for start in range(0, len(keys), BULK_ROWS):
+            chunk = [tuple(k) for k in keys[start : start + BULK_ROWS]]
+            stmt = (
+                sa.select(t)
+                .where(sa.tuple_(t.c.source, t.c.external_id).in_(chunk))
+                .order_by(t.c.id)
+                .with_for_update()
+            )
+            for row in await self.session.execute(stmt):
+                engagement = self.to_model(row)
+                found[(engagement.source, engagement.external_id or "")] = engagement
+        return found
+
+    async def write_many(
+        self, created: Sequence[Engagement], changed: Sequence[tuple[Engagement, int]]
+    ) -> set[str]:
+        """Insert `created` (unless another writer inserted the same engagement: those are
+        left out of the answer) and update `changed`, each with the version it was locked at
+        (`lock_keys` holds the rows, so no one changed them since). Every engagement written is
+        handed to the unit of work. Returns the ids inserted."""
+        inserted: set[str] = set()
+        t = engagements
+        if created:
+            # One statement compiled once, its rows sent in pages (SQLAlchemy's "insertmanyvalues").
+            stmt = pg_insert(t).on_conflict_do_nothing().returning(t.c.id)
+            rows = [self.to_row(e) for e in created]
+            inserted = {str(i) for i in (await self.session.execute(stmt, rows)).scalars()}
+        for engagement in created:
+            if engagement.id in inserted:
+                self._seen(engagement)
+        if changed:
+            columns = [c for c in self.to_row(changed[0][0]) if c not in ("id", "created_at")]
+            update = (
+                sa.update(t)
+                .where(t.c.id == sa.bindparam("b_id"), t.c.version == sa.bindparam("b_loaded"))
+                .values({c: sa.bindparam(f"b_{c}") for c in columns})
+            )
+            params = []
+            for engagement, loaded in changed:
+                row = self.to_row(engagement)
+                params.append(
+                    {"b_id": engagement.id, "b_loaded": loaded}
+                    | {f"b_{c}": row[c] for c in columns}
+                )
+            await self.session.execute(update, params)
+            for engagement, _ in changed:
+                self._seen(engagement)
+                self._loaded[engagement.id] = engagement.version
+        return inserted
 
     async def find_by_key(self, source: str, external_id: str) -> str | None:
         """The id of the engagement with this (source, external_id), if any."""

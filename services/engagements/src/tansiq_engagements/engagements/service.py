@@ -8,7 +8,7 @@ Kafka topic), so there is one set of rules whoever writes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -204,19 +204,40 @@ class EngagementService:
         """An ingestion item: create the engagement of its (source, external_id), or bring it
         in line with the item. The item is all its system knows: what it leaves out is reset
         (the report and action items, which no system pushes, stay)."""
-        fields = canonical(item)
-        source, external_id = check_source(
-            fields.pop("source", None), fields.pop("external_id", None)
-        )
-        if source == MANUAL:
-            message = "Integration jobs push records of their own system, not `manual` ones."
-            raise InvalidSource(message, [{"field": "source", "message": message}])
-        assert external_id is not None  # check_source requires it of every other source
-        key = (source, external_id)
+        fields, key = ingest_fields(item)
         existing = (await self.repo.by_keys([key])).get(key)
+        refs = await self._references(fields, existing)
+        outcome, engagement = self.plan_upsert(fields, key, existing, refs)
+        if outcome == "created":
+            if await self.repo.insert_if_absent(engagement):
+                self.audit_outcome(outcome, engagement, fields)
+                return outcome, engagement
+            # The same item went in through the other door meanwhile: that insert committed,
+            # and this push is an update of it.
+            existing = (await self.repo.by_keys([key])).get(key)
+            if existing is None:
+                raise DuplicateExternalId(
+                    f"Engagement id {engagement.id} is taken by another record."
+                )
+            refs = await self._references(fields, existing)
+            outcome, engagement = self.plan_upsert(fields, key, existing, refs)
+        if outcome == "updated":
+            await self.repo.save(engagement)
+            self.audit_outcome(outcome, engagement, fields)
+        return outcome, engagement
+
+    def plan_upsert(
+        self,
+        fields: Mapping[str, Any],
+        key: tuple[str, str],
+        existing: Engagement | None,
+        refs: References,
+    ) -> tuple[Outcome, Engagement]:
+        """The rules of an upsert, with nothing written: the engagement created, or `existing`
+        revised in place (raises the broken rule, leaving `existing` as it was)."""
         if existing is None:
-            refs = await self._references(fields, None)
             self._may_lead(_known(fields.get("lead_org_id"), refs))
+            source, external_id = key
             engagement = Engagement.create(
                 id=engagement_id_for(source, external_id),
                 fields=fields,
@@ -225,29 +246,54 @@ class EngagementService:
                 source=source,
                 external_id=external_id,
             )
-            if await self.repo.insert_if_absent(engagement):
-                self.uow.audit(f"{ENTITY}.created", ENTITY, engagement.id, sorted(fields))
-                return "created", engagement
-            # The same item went in through the other door meanwhile: that insert committed,
-            # and this push is an update of it.
-            existing = (await self.repo.by_keys([key])).get(key)
-            if existing is None:
-                raise DuplicateExternalId(
-                    f"Engagement id {engagement.id} is taken by another record."
-                )
+            return "created", engagement
         self._may_lead(existing.lead_org_id)
-        changed = await self._revise(existing, fields, self._may_lead)
+        if "lead_org_id" in fields:
+            self._may_lead(_known(fields["lead_org_id"], refs))
+        changed = existing.revise(fields, refs=refs, now=utcnow())
         return ("updated" if changed else "unchanged"), existing
 
-    async def _revise(
-        self,
-        engagement: Engagement,
-        changes: Mapping[str, Any],
-        may_lead: Callable[[Any], None] | None = None,
-    ) -> list[str]:
+    def audit_outcome(self, outcome: Outcome, engagement: Engagement, fields: Any) -> None:
+        if outcome == "created":
+            self.uow.audit(f"{ENTITY}.created", ENTITY, engagement.id, sorted(fields))
+        elif outcome == "updated":
+            event = engagement.events[-1]
+            self.uow.audit(
+                f"{ENTITY}.{event.name}", ENTITY, engagement.id, list(event.changed_fields)
+            )
+
+    async def references_for(
+        self, items: Sequence[Mapping[str, Any]], existing: Sequence[Engagement]
+    ) -> References:
+        """What exists of everything a batch of items (and the engagements they update) names:
+        one lookup per kind of record for the whole batch."""
+        orgs: list[Any] = []
+        agreements: list[str] = []
+        related: list[str] = []
+        for fields in items:
+            orgs.append(fields.get("lead_org_id"))
+            orgs += [
+                p.get("org_id") for p in fields.get("participants") or () if isinstance(p, Mapping)
+            ]
+            agreements += [str(a) for a in fields.get("agreement_ids") or ()]
+            related += [str(e) for e in fields.get("related_engagement_ids") or ()]
+        for engagement in existing:
+            orgs += engagement.party_org_ids
+        found = await self.organizations(orgs)
+        known_agreements = await self.lookups.agreements.find_many(
+            self.uow.session, agreements, bearer=self.bearer
+        )
+        known_related = await self.repo.existing_visible_ids(related, self.scope, self.principal)
+        return References(
+            organizations=found.organizations,
+            agreement_ids=frozenset(known_agreements),
+            engagement_ids=frozenset(known_related),
+        )
+
+    async def _revise(self, engagement: Engagement, changes: Mapping[str, Any]) -> list[str]:
         refs = await self._references(changes, engagement)
         if "lead_org_id" in changes:
-            (may_lead or self._may_write)(_known(changes["lead_org_id"], refs))
+            self._may_write(_known(changes["lead_org_id"], refs))
         changed = engagement.revise(changes, refs=refs, now=utcnow())
         if changed:
             await self.repo.save(engagement)
@@ -320,6 +366,16 @@ class EngagementService:
             raise OutsideOrganization(
                 f"This integration token does not push engagements led by {org_id}."
             )
+
+
+def ingest_fields(item: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, str]]:
+    """An ingestion item's fields (ids canonical) and its key (source, external_id)."""
+    fields = canonical(item)
+    source, external_id = check_source(fields.pop("source", None), fields.pop("external_id", None))
+    if source == MANUAL or external_id is None:
+        message = "Integration jobs push records of their own system, not `manual` ones."
+        raise InvalidSource(message, [{"field": "source", "message": message}])
+    return fields, (source, external_id)
 
 
 def _known(org_id: Any, refs: References) -> Any:
