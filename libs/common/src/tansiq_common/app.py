@@ -15,11 +15,13 @@ from fastapi import APIRouter, FastAPI
 from tansiq_common import health, metrics
 from tansiq_common.background import running_in_background
 from tansiq_common.db import Database
+from tansiq_common.docs import install_docs
 from tansiq_common.idempotency import IdempotencyMiddleware, purge_periodically
 from tansiq_common.logging import configure_logging
 from tansiq_common.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from tansiq_common.problems import install_problem_handlers
 from tansiq_common.settings import ServiceSettings
+from tansiq_common.tracing import install_tracing
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,9 @@ def create_service_app(
         version=version,
         description=description,
         lifespan=lifespan,
+        # /docs is served with Swagger UI's files from the service itself (tansiq_common.docs).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
     app.state.settings = settings
@@ -119,8 +124,10 @@ def create_service_app(
     app.add_middleware(IdempotencyMiddleware, ttl=timedelta(hours=settings.idempotency_ttl_hours))
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=service)
+    install_tracing(app, service)  # outermost when tracing is on; nothing when it is off
     app.include_router(health.router)
     app.include_router(metrics.router)
+    install_docs(app)
     install_auth(app, settings)
     for router in routers:
         app.include_router(router)

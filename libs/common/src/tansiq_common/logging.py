@@ -1,4 +1,5 @@
-"""JSON structured logs, one object a line, carrying the request id."""
+"""JSON structured logs, one object a line, carrying the request id and, while a span is active,
+its trace and span ids (tansiq_common.tracing)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from tansiq_common.context import current_request_id
+from tansiq_common.context import current_request_id, current_span_ids
 
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
@@ -29,6 +30,8 @@ class JsonFormatter(logging.Formatter):
         request_id = current_request_id()
         if request_id:
             entry["request_id"] = request_id
+        if (span := current_span_ids()) is not None:
+            entry["trace_id"], entry["span_id"] = span
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = value

@@ -58,6 +58,7 @@ from tansiq_common.events.kafka import (
 )
 from tansiq_common.events.topics import dlq_name
 from tansiq_common.schema import processed_events
+from tansiq_common.tracing import consumer_span, tracer_for
 from tansiq_common.uow import SystemActor, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ class ConsumerRunner:
         self._contracts = {
             f"{self.topic_prefix}{topic}": self.spec.contract(topic) for topic in self.spec.topics
         }
+        self._tracer = tracer_for(self.service)  # None when tracing is off
 
     @property
     def topics(self) -> list[str]:
@@ -253,7 +255,32 @@ class ConsumerRunner:
         self, session: AsyncSession, envelope: Envelope, handler: AnyHandler
     ) -> bool:
         """Record the event id and run the handler in `session`'s transaction; False if this
-        consumer applied the event before."""
+        consumer applied the event before. With tracing on, in a span that continues the
+        producer's trace."""
+        if self._tracer is None:  # off: not even the span's attributes are built
+            return await self._record_and_handle(session, envelope, handler)
+        with consumer_span(
+            self._tracer,
+            topic=envelope.topic,
+            headers=envelope.headers,
+            attributes={
+                "messaging.consumer.group.name": self.group_id,
+                "messaging.destination.partition.id": str(envelope.partition),
+                "messaging.kafka.offset": envelope.offset,
+                "messaging.message.id": envelope.id,
+                "cloudevents.event_type": envelope.type,
+                "cloudevents.event_source": envelope.source,
+                "tansiq.consumer": self.spec.name,
+            },
+        ) as span:
+            applied = await self._record_and_handle(session, envelope, handler)
+            if span is not None:
+                span.set_attribute("tansiq.outcome", "applied" if applied else "duplicate")
+            return applied
+
+    async def _record_and_handle(
+        self, session: AsyncSession, envelope: Envelope, handler: AnyHandler
+    ) -> bool:
         first_time = await session.execute(
             pg_insert(processed_events)
             .values(
@@ -318,6 +345,7 @@ class ConsumerRunner:
                 if await sleep_unless(self.stop, backoff.next()):
                     raise Stopped from exc
         metrics.CONSUMER_DLQ.labels(self.service, self.spec.name, record.topic, reason).inc()
+        self._trace_dead_letter(record, error, reason)
         log.error(
             "dead-lettered %s[%d]@%d: %s",
             record.topic,
@@ -326,6 +354,29 @@ class ConsumerRunner:
             error,
             extra={"consumer": self.spec.name, "reason": reason},
         )
+
+    def _trace_dead_letter(self, record: KafkaRecord, error: BaseException, reason: str) -> None:
+        """A failed span in the producer's trace, so the trace shows where the event stopped."""
+        if self._tracer is None:
+            return
+        from opentelemetry.trace import Status, StatusCode
+
+        headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+        with consumer_span(
+            self._tracer,
+            topic=record.topic,
+            headers=headers,
+            attributes={
+                "messaging.consumer.group.name": self.group_id,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+                "tansiq.consumer": self.spec.name,
+                "tansiq.outcome": "dead-lettered",
+                "tansiq.dlq_reason": reason,
+            },
+        ) as span:
+            if span is not None:
+                span.set_status(Status(StatusCode.ERROR, f"{reason}: {type(error).__name__}"))
 
     async def _close_dlq(self) -> None:
         producer, self._dlq = self._dlq, None
