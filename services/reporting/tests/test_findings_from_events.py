@@ -302,3 +302,28 @@ async def test_c7_alignment(world, qa):
     await world.update_agreement(bare, themes={"sdgs": [], "sectors": [], "priorities": []})
     f = await world.finding("C7", bare)
     assert (f.status, f.version, f.resolved_at) == ("open", 3, None)
+
+
+async def test_a_record_that_cannot_be_evaluated_does_not_stop_the_others(world, qa, monkeypatch):
+    from tansiq_reporting.findings import evaluation
+
+    world.hold = True
+    routed = "via_coordinating_body"
+    poison = await world.engagement(qa["moe"], [qa["unesco"]], sdgs=(), channel=routed)
+    fine = await world.engagement(qa["moph"], [qa["unicef"]], sdgs=(), channel=routed)
+    real = evaluation.evaluate_engagement
+
+    def failing(e, *args, **kwargs):
+        if e.id == poison:
+            raise RuntimeError("a bug in a rule")
+        return real(e, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate_engagement", failing)
+    for event in world.published:
+        await world.apply(event)
+    assert await world.open_findings() == {("C7", fine)}
+    set_aside = await world.scalar("select recheck_at from rm_engagements where id = :i", i=poison)
+    assert set_aside == world.now + timedelta(hours=1)
+    monkeypatch.setattr(evaluation, "evaluate_engagement", real)
+    await world.tick(world.now + timedelta(hours=1))
+    assert await world.open_findings() == {("C7", fine), ("C7", poison)}

@@ -38,6 +38,9 @@ from tansiq_reporting.settings import ReportingSettings, get_settings
 
 log = logging.getLogger(__name__)
 
+# The consumers `tansiq replay` should rebuild with `main` rather than the plain replay.
+CONSUMERS = frozenset({"reporting"})
+
 
 @dataclass(frozen=True)
 class RebuildResult:

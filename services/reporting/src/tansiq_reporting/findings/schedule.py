@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tansiq_common.app import Component
 from tansiq_common.background import running_in_background, sleep_unless
+from tansiq_common.events.consumer import is_outage
 from tansiq_common.events.relay import asyncpg_dsn
 from tansiq_common.uow import SystemActor, UnitOfWork
 
@@ -32,13 +33,18 @@ from tansiq_reporting.findings.evaluation import (
     lock_evaluation,
 )
 from tansiq_reporting.findings.rules import RuleParameters
-from tansiq_reporting.readmodels.store import rebuilding
+from tansiq_reporting.readmodels.store import rebuilding, set_aside
 
 log = logging.getLogger(__name__)
 
 ACTOR = SystemActor(sub="reporting:evaluator")
 # A pass never loops for ever, even if a rule kept a record due.
 MAX_BATCHES = 1000
+
+
+# A record whose evaluation fails (a bug, never expected) is set aside this long, so that it
+# cannot stop the evaluation of every other record.
+SET_ASIDE = timedelta(hours=1)
 
 
 async def scheduled_pass(
@@ -51,20 +57,58 @@ async def scheduled_pass(
     """Evaluate every record due at `now`, `batch` at a time, one transaction each."""
     total = EvaluationReport()
     for _ in range(MAX_BATCHES):
-        async with UnitOfWork(sessionmaker, ACTOR) as uow:
-            await lock_evaluation(uow.session)
-            if await rebuilding(uow.session):
-                break  # the rebuild runs the pass itself once the replicas are whole
-            agreements, engagements = await due_records(uow.session, now, batch)
-            if not agreements and not engagements:
-                break
-            report = await Evaluator(uow, params, now).evaluate(agreements, engagements)
+        agreements: list[str] = []
+        engagements: list[str] = []
+        try:
+            async with UnitOfWork(sessionmaker, ACTOR) as uow:
+                await lock_evaluation(uow.session)
+                if await rebuilding(uow.session):
+                    break  # the rebuild runs the pass itself once the replicas are whole
+                agreements, engagements = await due_records(uow.session, now, batch)
+                if not agreements and not engagements:
+                    break
+                report = await Evaluator(uow, params, now).evaluate(agreements, engagements)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            log.error("evaluating a batch failed (%r); one record at a time", exc)
+            report = await _one_by_one(sessionmaker, params, now, agreements, engagements)
         total.agreements += report.agreements
         total.engagements += report.engagements
         total.opened += report.opened
         total.resolved += report.resolved
         if len(agreements) < batch and len(engagements) < batch:
             break
+    return total
+
+
+async def _one_by_one(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    params: RuleParameters,
+    now: datetime,
+    agreements: list[str],
+    engagements: list[str],
+) -> EvaluationReport:
+    total = EvaluationReport()
+    for kind, record_id in [("agreement", a) for a in agreements] + [
+        ("engagement", e) for e in engagements
+    ]:
+        ids = ([record_id], []) if kind == "agreement" else ([], [record_id])
+        try:
+            async with UnitOfWork(sessionmaker, ACTOR) as uow:
+                await lock_evaluation(uow.session)
+                report = await Evaluator(uow, params, now).evaluate(*ids)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            log.exception("cannot evaluate %s %s; set aside for %s", kind, record_id, SET_ASIDE)
+            async with sessionmaker() as session, session.begin():
+                await set_aside(session, kind, record_id, now + SET_ASIDE)
+            continue
+        total.agreements += report.agreements
+        total.engagements += report.engagements
+        total.opened += report.opened
+        total.resolved += report.resolved
     return total
 
 

@@ -484,3 +484,9 @@ async def mark_due(
                 .where(table.c.id.in_(wanted))
                 .values(recheck_at=sa.literal_column("'-infinity'::timestamptz"))
             )
+
+
+async def set_aside(session: AsyncSession, kind: str, record_id: str, until: datetime) -> None:
+    """Leave a record alone until `until` (its evaluation failed)."""
+    table = rm_agreements if kind == "agreement" else rm_engagements
+    await session.execute(sa.update(table).where(table.c.id == record_id).values(recheck_at=until))
