@@ -1,4 +1,5 @@
-"""Event backbone commands: `tansiq replay <consumer>` and `tansiq events topics|asyncapi|relay`."""
+"""Event backbone commands: `tansiq replay <consumer>` and
+`tansiq events topics|asyncapi|relay|redrive`."""
 
 from __future__ import annotations
 
@@ -99,3 +100,99 @@ def replay(
 
     result = asyncio.run(go())
     typer.echo(f"{owner}/{consumer}: replayed {result.messages} messages {result.outcomes}")
+
+
+def _operator() -> str:
+    """Who runs the command, for `redriven_by`: the login name and the host (pod)."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _producer_service(topic: str) -> str | None:
+    """The service whose Kafka user may write `topic` (None: an integration job's topic, or a
+    topic Tansiq does not know)."""
+    from tansiq_common.events.contracts import CONTRACTS
+
+    contract = CONTRACTS.get(topic)
+    if contract is None or contract.producer.endswith("/"):
+        return None
+    return contract.producer.removeprefix("/tansiq/")
+
+
+@app.command()
+def redrive(
+    dlq: str = typer.Argument(..., help="The DLQ, e.g. registry.organization.v1.dlq."),
+    ids: list[str] = typer.Option([], "--id", help="Only this event (ce_id); repeatable."),
+    since: str = typer.Option(
+        None, help="Only dead letters from then on: 2026-11-20, 2026-11-20T08:00+03:00, 6h, 2d."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be sent; send nothing."),
+    service: str = typer.Option(
+        None,
+        help="Whose settings and Kafka credentials to use; default: the topic's producer. "
+        "On Kubernetes only the producer may write its topic.",
+    ),
+    by: str = typer.Option(
+        None, help="Who re-drives, recorded on each message (default user@host)."
+    ),
+) -> None:
+    """Send dead letters back to their topic after the cause is fixed, each recorded on the
+    message (redrive_count, redriven_at, redriven_by); one line per dead letter."""
+    from tansiq_common.events.consumer import ConsumerSettings
+    from tansiq_common.events.kafka import KafkaSecurity
+    from tansiq_common.events.redrive import RedriveError, parse_since, source_topic
+    from tansiq_common.events.redrive import redrive as run_redrive
+
+    try:
+        topic = source_topic(dlq)
+        when = parse_since(since) if since else None
+    except RedriveError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    producer = _producer_service(topic)
+    if service and producer and service != producer:
+        raise typer.BadParameter(
+            f"{topic} is written by {producer} alone: re-drive with --service {producer}"
+        )
+    owner = service or producer
+    if owner:
+        if owner not in SERVICES:
+            raise typer.BadParameter(f"no service {owner!r} (one of {', '.join(SERVICES)})")
+        settings = importlib.import_module(f"tansiq_{owner}.settings").get_settings()
+        bootstrap, prefix = settings.kafka_bootstrap_servers, settings.topic_prefix
+        security = settings.kafka_security()
+    else:  # an integration job's topic: its own credentials, from the environment
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+        prefix, security = os.environ.get("TOPIC_PREFIX", ""), KafkaSecurity.from_env()
+    counts: dict[str, int] = {}
+
+    def report(outcome: Any) -> None:
+        counts[outcome.action] = counts.get(outcome.action, 0) + 1
+        typer.echo(outcome.line())
+
+    try:
+        asyncio.run(
+            run_redrive(
+                f"{prefix}{dlq}",
+                bootstrap=bootstrap,
+                operator=by or _operator(),
+                ids=ids,
+                since=when,
+                dry_run=dry_run,
+                max_redrives=ConsumerSettings().max_redrives,
+                security=security,
+                report=report,
+            )
+        )
+    except RedriveError as exc:
+        typer.echo(f"redrive: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing"
+    typer.echo(f"{prefix}{dlq}: {summary}")
+    if counts.get("refused"):
+        raise typer.Exit(1)

@@ -37,6 +37,19 @@ CLOUDEVENT_HEADERS: dict[str, Any] = {
         "ce_subject": {"type": "string", "description": "The aggregate id (also the key)."},
         "content-type": {"type": "string", "const": "application/json"},
         "traceparent": {"type": "string", "description": "W3C trace context, when known."},
+        "redrive_count": {
+            "type": "string",
+            "description": (
+                "On a message sent back from the DLQ (tansiq events redrive): how often this "
+                "event was re-driven. Consumers dead-letter it above CONSUMER_MAX_REDRIVES."
+            ),
+        },
+        "redriven_at": {"type": "string", "format": "date-time"},
+        "redriven_by": {"type": "string", "description": "The operator who re-drove it."},
+        "redriven_from": {
+            "type": "string",
+            "description": "The dead letter it came from: <dlq topic>[<partition>]@<offset>.",
+        },
     },
     "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject"],
 }
@@ -46,7 +59,8 @@ DLQ_HEADERS: dict[str, Any] = {
     "description": (
         "The original headers plus why and where the message failed. dlq_reason: invalid "
         "(undecodable), wrong-source (ce_source is not the topic's producer), unknown-type "
-        "(ce_type is not one of the topic's), failed (the consumer gave up after retries)."
+        "(ce_type is not one of the topic's), failed (the consumer gave up after retries), "
+        "redrive-limit (re-driven more than CONSUMER_MAX_REDRIVES times)."
     ),
     "properties": {
         name: {"type": "string"}

@@ -5,7 +5,8 @@ For each message, in partition order:
 2. check it is authentic: its ``ce_source`` is the topic's one producer and its ``ce_type`` one
    the catalogue lists for the topic (``events.contracts``); if not, straight to the DLQ with
    ``dlq_reason`` ``wrong-source`` or ``unknown-type``, so a forged or misrouted event never
-   reaches a read model, live or on replay;
+   reaches a read model, live or on replay; a message re-driven from the DLQ more than
+   ``CONSUMER_MAX_REDRIVES`` times goes straight back there too (``redrive-limit``);
 3. in one transaction, record the event id in ``processed_events`` and run the handler; an id
    already recorded means a redelivery, and nothing is run;
 4. only after that transaction committed is the offset committed (auto commit is off).
@@ -56,6 +57,7 @@ from tansiq_common.events.kafka import (
     group_consumer,
     idempotent_producer,
 )
+from tansiq_common.events.redrive import DEFAULT_MAX_REDRIVES, redrive_count
 from tansiq_common.events.topics import dlq_name
 from tansiq_common.schema import processed_events
 from tansiq_common.tracing import consumer_span, tracer_for
@@ -70,12 +72,16 @@ AnyHandler = Callable[[Any, Envelope], Awaitable[None]]
 Outcome = Literal["applied", "duplicate", "ignored", "dead-lettered"]
 
 
-class Unauthentic(InvalidEvent):
-    """The event does not come from its topic's producer, or is of a type it does not emit."""
+class Refused(InvalidEvent):
+    """An event this consumer must not apply; ``reason`` becomes the DLQ's ``dlq_reason``."""
 
     def __init__(self, reason: str, explanation: str) -> None:
         super().__init__(explanation)
         self.reason = reason
+
+
+class Unauthentic(Refused):
+    """The event does not come from its topic's producer, or is of a type it does not emit."""
 
 
 # Errors that say the event itself is wrong: retrying cannot help.
@@ -110,6 +116,9 @@ class ConsumerSettings(BaseSettings):
     fetch_timeout_ms: int = 1000
     fetch_max_wait_ms: int = 100  # how long the broker holds an empty fetch: bounds latency
     session_timeout_ms: int = 30_000
+    # Times a dead letter may be sent back to its topic (`tansiq events redrive`); a message
+    # re-driven more often is dead-lettered at once (dlq_reason redrive-limit).
+    max_redrives: int = DEFAULT_MAX_REDRIVES
 
 
 # Every spec a process built a component for, so `tansiq replay <name>` can find it.
@@ -154,7 +163,7 @@ class ConsumerRunner:
         """Apply one message exactly once, or dead-letter it; raise only when stopping."""
         try:
             envelope = self._authentic(record)
-        except Unauthentic as exc:
+        except Refused as exc:
             await self._dead_letter(record, exc, exc.reason, attempts=0)
             return "dead-lettered"
         except InvalidEvent as exc:
@@ -235,6 +244,18 @@ class ConsumerRunner:
         violation = contract.violation(envelope.source, envelope.type)
         if violation is not None:
             raise Unauthentic(*violation)
+        # A re-driven message that keeps failing goes back to the DLQ and, past the bound,
+        # stays there: no loop between a topic and its DLQ (events.redrive).
+        try:
+            redrives = redrive_count(envelope.headers)
+        except ValueError as exc:
+            raise Refused("invalid", str(exc)) from exc
+        if redrives > self.settings.max_redrives:
+            raise Refused(
+                "redrive-limit",
+                f"re-driven {redrives} times, more than CONSUMER_MAX_REDRIVES="
+                f"{self.settings.max_redrives}",
+            )
         return envelope
 
     def _handler_for(self, envelope: Envelope) -> AnyHandler | None:

@@ -137,8 +137,23 @@ CONTRACTS: dict[str, TopicContract] = {
             ),
         ),
         _contract(INGEST_TOPIC, INTEGRATION_SOURCE_PREFIX, ["tansiq.integration.engagement.v1"]),
-        _contract(FINDING_TOPIC, source_of("reporting"), ()),
-        _contract(INDICATOR_TOPIC, source_of("reporting"), ()),
+        _contract(
+            FINDING_TOPIC,
+            source_of("reporting"),
+            _types(
+                "tansiq.reporting.finding",
+                "opened",
+                "updated",
+                "acknowledged",
+                "accepted",
+                "resolved",
+            ),
+        ),
+        _contract(
+            INDICATOR_TOPIC,
+            source_of("reporting"),
+            _types("tansiq.reporting.indicator", "defined", "revised", "archived"),
+        ),
     )
 }
 
