@@ -3,11 +3,13 @@ what users changed."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from tansiq_common.db import Database
 from tansiq_engagements.demo import DEMO_ENGAGEMENTS, every_org_key, seed
 
@@ -137,3 +139,49 @@ async def test_missing_organizations_fail_the_engagements_that_need_them(
     assert {e["key"] for e in report["errors"]} == {d.key for d in needing}
     assert "demo:unoct" in report["errors"][0]["error"]
     assert await sql.fetchval("SELECT count(*) FROM engagements") == report["created"]
+
+
+def registry_event(state: dict) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    headers = {
+        "ce_specversion": "1.0",
+        "ce_id": str(uuid.uuid4()),
+        "ce_source": "/tansiq/registry",
+        "ce_type": "tansiq.registry.organization.created.v1",
+        "ce_subject": state["id"],
+        "content-type": "application/json",
+    }
+    return (
+        state["id"].encode(),
+        json.dumps(state).encode(),
+        [(k, v.encode()) for k, v in headers.items()],
+    )
+
+
+async def test_the_seed_finds_the_organizations_on_the_registrys_topic(
+    db, engagements_settings, sql, kafka_topics, kafka_bootstrap, topic_prefix
+):
+    # A forged copy of one organization (another producer) must not be taken for it.
+    forged = {**org_state("demo:qa-qfsw"), "id": str(uuid.uuid4()), "version": 99}
+    forged_event = registry_event(forged)
+    forged_event[2][2] = ("ce_source", b"/tansiq/agreements")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for state in ORGS:
+            key, value, headers = registry_event(state)
+            await producer.send_and_wait(
+                topic_prefix + "registry.organization.v1", value=value, key=key, headers=headers
+            )
+        key, value, headers = forged_event
+        await producer.send_and_wait(
+            topic_prefix + "registry.organization.v1", value=value, key=key, headers=headers
+        )
+    finally:
+        await producer.stop()
+    settings = engagements_settings.model_copy(update={"demo_wait_s": 20.0})
+    report = await seed(db, settings)
+    assert report["errors"] == []
+    assert report["created"] == len(DEMO_ENGAGEMENTS)
+    forum = report["ids"]["demo:qfsw-embassies-forum"]
+    lead = await sql.fetchval("SELECT lead_org_id FROM engagements WHERE id = $1::uuid", forum)
+    assert lead == BY_KEY["demo:qa-qfsw"]

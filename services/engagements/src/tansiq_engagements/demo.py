@@ -545,7 +545,11 @@ async def seed(
             settings, ORGANIZATION_TOPIC, wanted, wait_s=settings.demo_wait_s
         )
     if agreements is None:
-        agreements = await topic_states(settings, AGREEMENT_TOPIC, set(), wait_s=0)
+        # The agreements service seeds just before: give its events a moment to be published.
+        wanted_agreements = {key for demo in DEMO_ENGAGEMENTS for key in demo.agreements}
+        agreements = await topic_states(
+            settings, AGREEMENT_TOPIC, wanted_agreements, wait_s=min(10.0, settings.demo_wait_s)
+        )
     orgs_by_key = _latest_by_source_key(organizations)
     agreements_by_key = _latest_by_source_key(agreements)
     await _replicate(db, orgs_by_key.values(), agreements_by_key.values())

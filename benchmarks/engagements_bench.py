@@ -1,0 +1,615 @@
+# ruff: noqa: S311, S603, S608 - a benchmark's randomness; our own processes; our own SQL
+"""Engagements benchmark (not a test): GET by id, a filtered list page and a create against a
+raw Starlette + asyncpg app doing the same SQL work (wrk, as benchmarks/bench.py does for the
+registry); then sustained ingestion through each door against raw asyncpg inserts of the same
+rows, in the same run.
+
+    eval "$(bash ops/local/stack.sh env)"
+    .venv/bin/python benchmarks/engagements_bench.py [--engagements 20000] [--seconds 8]
+        [--connections 32] [--batch 500] [--batches 20] [--messages 5000]
+
+- Scratch database (dropped at the end): the organization replica (a ministry, the foundation
+  under it that leads the engagements, partners, another ministry), the agreements replica, and
+  `--engagements` held engagements (a quarter restricted to the other ministry, so the
+  visibility rule has something to hide), copies of one made through the service's own code.
+- The raw app (`raw` in this module) runs the same statements: the visibility rule in the WHERE
+  clause of reads; for a create, the replica lookup of the organizations and the engagement,
+  outbox and audit rows in one transaction. No authentication, no validation beyond that.
+- Ingestion, batch door: `--batches` POSTs of `--batch` new items each, one after another
+  (items/s over the whole run, p50/p99 of a batch's response time); raw: the rows the service
+  wrote for those items (engagement, outbox event, audit entry), built beforehand, inserted with
+  asyncpg `executemany` in one transaction per batch of the same size.
+- Ingestion, Kafka door: `--messages` items published on engagements.ingest.v1 (a prefix of
+  this run's own) while the service's consumer runs: items/s from the first publish to the last
+  item applied, p50/p99 of publish → applied (the `ingested_messages` row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+HERE = Path(__file__).resolve().parent
+
+# --- the raw baseline (run by uvicorn as `engagements_bench:raw`) -----------------------------
+
+COLUMNS = (
+    'id, kind, title, start, "end", location, lead_org_id, lead_ministry_id, lead_country, '
+    "participants, attendees, agreement_ids, related_engagement_ids, themes, channel, "
+    "coordinating_body_notified_at, status, visibility, report_due_on, outcome, report, "
+    "action_items, countries, source, external_id, version, created_at, updated_at"
+)
+JSON_COLUMNS = frozenset(
+    {"title", "location", "participants", "attendees", "themes", "report", "action_items"}
+)
+# The visibility rule for a caller of ministry $2 and organization $3 (tansiq_common.auth).
+VISIBLE = "(visibility = 'interagency' OR lead_ministry_id = $2 OR party_org_ids @> ARRAY[$3])"
+pool: asyncpg.Pool | None = None
+
+
+def _state(row: asyncpg.Record) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key in JSON_COLUMNS:
+            out[key] = None if value is None else json.loads(value)
+        elif isinstance(value, datetime | date):
+            out[key] = value.isoformat()
+        elif isinstance(value, uuid.UUID):
+            out[key] = str(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body), status, media_type="application/json")
+
+
+def _caller() -> tuple[str, str]:
+    return os.environ["RAW_MINISTRY"], os.environ["RAW_ORG"]
+
+
+async def raw_get(request: Request) -> Response:
+    assert pool is not None
+    try:
+        engagement_id = uuid.UUID(request.path_params["engagement_id"])
+    except ValueError:
+        return _json({"detail": "not found"}, 404)
+    row = await pool.fetchrow(
+        f"SELECT {COLUMNS} FROM engagements WHERE id = $1 AND {VISIBLE}",
+        engagement_id,
+        *_caller(),
+    )
+    return _json(_state(row)) if row else _json({"detail": "not found"}, 404)
+
+
+async def raw_list(request: Request) -> Response:
+    assert pool is not None
+    limit = int(request.query_params.get("limit", "50"))
+    rows = await pool.fetch(
+        f"SELECT {COLUMNS} FROM engagements WHERE kind = $1 AND {VISIBLE} "
+        "ORDER BY created_at, id LIMIT $4",
+        request.query_params.get("kind", "meeting"),
+        *_caller(),
+        limit + 1,
+    )
+    return _json({"items": [_state(r) for r in rows[:limit]], "next_cursor": None})
+
+
+async def raw_create(request: Request) -> Response:
+    assert pool is not None
+    body = await request.json()
+    participant_ids = [p["org_id"] for p in body["participants"]]
+    async with pool.acquire() as conn, conn.transaction():
+        orgs = await conn.fetch(
+            "SELECT id, scope, country, ministry_id, status FROM organization_directory "
+            "WHERE id = ANY($1)",
+            [body["lead_org_id"], *participant_ids],
+        )
+        by_id = {r["id"]: r for r in orgs}
+        lead = by_id.get(body["lead_org_id"])
+        if lead is None or any(p not in by_id for p in participant_ids):
+            return _json({"detail": "unknown organization"}, 422)
+        now = datetime.now(UTC)
+        row = await conn.fetchrow(
+            'INSERT INTO engagements (id, kind, title, start, "end", location, lead_org_id, '
+            "lead_ministry_id, lead_country, participants, attendees, agreement_ids, "
+            "related_engagement_ids, themes, channel, status, visibility, report_due_on, "
+            "outcome, action_items, countries, source, party_org_ids, search_text, version, "
+            "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+            "'{}', $13, $14, $15, $16, $17, $18, '[]', $19, 'manual', $20, $21, 1, $22, $22) "
+            f"RETURNING {COLUMNS}",
+            uuid.uuid4(),
+            body["kind"],
+            json.dumps(body["title"]),
+            datetime.fromisoformat(body["start"]),
+            datetime.fromisoformat(body["end"]),
+            json.dumps(body["location"]),
+            lead["id"],
+            lead["ministry_id"],
+            lead["country"],
+            json.dumps(body["participants"]),
+            json.dumps(body["attendees"]),
+            body["agreement_ids"],
+            json.dumps(body["themes"]),
+            body["channel"],
+            body["status"],
+            body["visibility"],
+            date.fromisoformat(body["report_due_on"]),
+            body["outcome"],
+            sorted({r["country"] for r in orgs if r["country"]}),
+            [lead["id"], *participant_ids],
+            " ".join(filter(None, [*body["title"].values(), body["outcome"]])).casefold(),
+            now,
+        )
+        state = _state(row)
+        await conn.execute(
+            "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, headers) "
+            "VALUES ($1, 'engagement', $2, 'tansiq.engagements.engagement.created.v1', $3, "
+            "'engagements.engagement.v1', '{}')",
+            uuid.uuid4(),
+            state["id"],
+            json.dumps(state),
+        )
+        await conn.execute(
+            "INSERT INTO audit_log (actor_sub, actor_org, actor_roles, action, entity_type, "
+            "entity_id, request_id, changed_fields) VALUES ('bench', NULL, '{editor}', "
+            "'engagement.created', 'engagement', $1, NULL, '[]')",
+            state["id"],
+        )
+        await conn.execute("NOTIFY tansiq_outbox")
+    return _json(state, 201)
+
+
+@asynccontextmanager
+async def _lifespan(_: Starlette) -> AsyncIterator[None]:
+    global pool
+    pool = await asyncpg.create_pool(os.environ["RAW_DATABASE_URL"], min_size=4, max_size=10)
+    yield
+    await pool.close()
+
+
+raw = Starlette(
+    routes=[
+        Route("/v1/engagements/{engagement_id}", raw_get, methods=["GET"]),
+        Route("/v1/engagements", raw_list, methods=["GET"]),
+        Route("/v1/engagements", raw_create, methods=["POST"]),
+    ],
+    lifespan=_lifespan,
+)
+
+
+# --- the data -----------------------------------------------------------------------------------
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def body(lead: str, partner: str, n: int = 0, **overrides: Any) -> dict[str, Any]:
+    start = datetime(2024, 1, 1, 9, tzinfo=UTC) + timedelta(hours=n)
+    fields = {
+        "kind": "meeting",
+        "title": {
+            "ar": "اجتماع تشاوري حول برنامج السفر",
+            "en": "Consultation on the travel programme",
+        },
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=3)).isoformat(),
+        "location": {"city": "Doha", "country": "QA", "virtual": False},
+        "lead_org_id": lead,
+        "participants": [
+            {"org_id": lead, "role": "host"},
+            {"org_id": partner, "role": "participant"},
+        ],
+        "attendees": {"total": 12, "nationals": 8, "nationals_trained": 0},
+        "agreement_ids": [],
+        "themes": {"sdgs": [16], "sectors": ["counter-terrorism"], "priorities": []},
+        "report_due_on": (start + timedelta(days=14)).date().isoformat(),
+        "channel": "direct",
+        "status": "held",
+        "visibility": "interagency",
+        "outcome": "Agreed to follow up on the travel programme.",
+    }
+    fields.update(overrides)
+    return fields
+
+
+async def load(url: str, engagements: int) -> dict[str, Any]:
+    """The replicas, a template engagement made through the service's own code, and its copies."""
+    from tansiq_common.db import Database
+    from tansiq_common.uow import SystemActor, UnitOfWork
+    from tansiq_engagements.engagements.service import EngagementService
+    from tansiq_engagements.lookups import replica_lookups
+
+    ministry, lead, other = (str(uuid.uuid4()) for _ in range(3))
+    partners = [str(uuid.uuid4()) for _ in range(300)]
+    conn = await asyncpg.connect(_plain(url))
+    try:
+        await conn.executemany(
+            "INSERT INTO organization_directory (id, parent_id, ministry_id, kind, scope, "
+            "country, designations, status, version) VALUES ($1, $2, $3, $4, $5, $6, '{}', "
+            "'active', 1)",
+            [
+                (ministry, None, ministry, "ministry", "national", "QA"),
+                (lead, ministry, ministry, "public_foundation", "national", "QA"),
+                (other, None, other, "ministry", "national", "QA"),
+                *[(p, None, None, "un_entity", "international", None) for p in partners],
+            ],
+        )
+    finally:
+        await conn.close()
+    db = Database(url, pool_size=2, max_overflow=0)
+    try:
+        service = EngagementService(
+            UnitOfWork(db.sessionmaker, actor=SystemActor(sub="bench-loader")), replica_lookups()
+        )
+        template = await service.create(body(lead, partners[0]))
+    finally:
+        await db.dispose()
+    conn = await asyncpg.connect(_plain(url))
+    try:
+        await conn.execute(
+            """
+            INSERT INTO engagements
+            SELECT (jsonb_populate_record(e, jsonb_build_object(
+                'id', gen_random_uuid(),
+                'created_at', now() - make_interval(secs => n),
+                'kind', CASE WHEN n % 2 = 0 THEN 'meeting' ELSE 'workshop' END,
+                'participants', jsonb_build_array(
+                    jsonb_build_object('org_id', $4::text, 'role', 'host'),
+                    jsonb_build_object('org_id', ($3::text[])[1 + n % 300], 'role', 'participant')),
+                'party_org_ids', ARRAY[
+                    CASE WHEN n % 4 = 0 THEN $5::text ELSE $4::text END, ($3::text[])[1 + n % 300]],
+                'visibility', CASE WHEN n % 4 = 0 THEN 'restricted' ELSE 'interagency' END,
+                'lead_org_id', CASE WHEN n % 4 = 0 THEN $5::text ELSE $4::text END,
+                'lead_ministry_id', CASE WHEN n % 4 = 0 THEN $5::text ELSE $6::text END))).*
+            FROM engagements e, generate_series(1, $2) AS n WHERE e.id = $1
+            """,
+            uuid.UUID(template.id),
+            engagements,
+            partners,
+            lead,
+            other,
+            ministry,
+        )
+        await conn.execute("ANALYZE")
+        visible = await conn.fetch(
+            "SELECT id::text FROM engagements WHERE visibility = 'interagency' LIMIT 2000"
+        )
+    finally:
+        await conn.close()
+    return {
+        "ministry": ministry,
+        "lead": lead,
+        "partners": partners,
+        "visible": [r["id"] for r in visible],
+    }
+
+
+# --- ingestion: the batch door, the raw inserts, the Kafka door -------------------------------
+
+
+def items(prefix: str, lead: str, partners: list[str], count: int) -> list[dict[str, Any]]:
+    return [
+        body(lead, partners[i % len(partners)], i, source="calendar", external_id=f"{prefix}-{i}")
+        for i in range(count)
+    ]
+
+
+async def batch_door(base_url: str, token: str, batches: list[list[dict[str, Any]]]) -> dict:
+    import httpx
+
+    durations = []
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+        for batch in batches:
+            t = time.perf_counter()
+            response = await client.post(
+                "/v1/ingest/engagements",
+                json={"items": batch},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            durations.append(time.perf_counter() - t)
+            report = response.json()
+            if response.status_code != 200 or report["created"] != len(batch):
+                raise RuntimeError(f"batch refused: {response.status_code} {response.text[:500]}")
+    total = time.perf_counter() - started
+    return _rates(sum(len(b) for b in batches), total, durations)
+
+
+async def raw_inserts(url: str, lead: str, batches: list[list[dict[str, Any]]]) -> dict:
+    """The rows the service writes for these items, built beforehand with its own code, then
+    inserted with asyncpg executemany, one transaction per batch."""
+    from tansiq_common.codec import to_json
+    from tansiq_engagements.engagements.model import Engagement, OrgFacts, References
+    from tansiq_engagements.engagements.repository import EngagementRepository
+    from tansiq_engagements.engagements.service import engagement_id_for, ingest_fields
+
+    now = datetime.now(UTC)
+    orgs: dict[str, OrgFacts] = {}
+    repository = EngagementRepository(None)  # type: ignore[arg-type]  # rows only, no session
+    prepared = []
+    for batch in batches:
+        rows, events, audits = [], [], []
+        for item in batch:
+            fields, (source, external_id) = ingest_fields(item)
+            for org_id in [fields["lead_org_id"], *(p["org_id"] for p in fields["participants"])]:
+                national = org_id == lead
+                orgs.setdefault(org_id, OrgFacts(org_id, national, "QA" if national else None))
+            engagement = Engagement.create(
+                id=engagement_id_for(source, external_id),
+                fields=fields,
+                refs=References(organizations=orgs),
+                now=now,
+                source=source,
+                external_id=external_id,
+            )
+            rows.append(repository.to_row(engagement))
+            events.append((uuid.uuid4(), engagement.id, json.dumps(to_json(engagement))))
+            audits.append((engagement.id, json.dumps(sorted(fields))))
+        prepared.append((rows, events, audits))
+    columns = list(prepared[0][0][0])
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    values = ", ".join(f"${i + 1}" for i in range(len(columns)))
+    insert = f"INSERT INTO engagements ({quoted}) VALUES ({values}) ON CONFLICT DO NOTHING"
+    jsonb = {"title", "location", "participants", "attendees", "themes", "report", "action_items"}
+    conn = await asyncpg.connect(_plain(url))
+    durations = []
+    started = time.perf_counter()
+    try:
+        for rows, events, audits in prepared:
+            t = time.perf_counter()
+            async with conn.transaction():
+                await conn.executemany(
+                    insert,
+                    [[_column(r[c], c in jsonb) for c in columns] for r in rows],
+                )
+                await conn.executemany(
+                    "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, "
+                    "headers) VALUES ($1, 'engagement', $2, "
+                    "'tansiq.engagements.engagement.created.v1', $3, "
+                    "'engagements.engagement.v1', '{}')",
+                    events,
+                )
+                await conn.executemany(
+                    "INSERT INTO audit_log (actor_sub, actor_org, actor_roles, action, "
+                    "entity_type, entity_id, request_id, changed_fields) VALUES ('bench', NULL, "
+                    "'{integration}', 'engagement.created', 'engagement', $1, NULL, $2)",
+                    audits,
+                )
+            durations.append(time.perf_counter() - t)
+    finally:
+        await conn.close()
+    return _rates(sum(len(r) for r, _, _ in prepared), time.perf_counter() - started, durations)
+
+
+async def kafka_door(
+    url: str, bootstrap: str, topic: str, items_: list[dict[str, Any]], timeout_s: float
+) -> dict:
+    from aiokafka import AIOKafkaProducer
+
+    sent: dict[str, float] = {}
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    wall_start = time.time()
+    try:
+        for item in items_:
+            event_id = str(uuid.uuid4())
+            headers = {
+                "ce_specversion": "1.0",
+                "ce_id": event_id,
+                "ce_source": "/tansiq/integration/calendar",
+                "ce_type": "tansiq.integration.engagement.v1",
+                "ce_time": datetime.now(UTC).isoformat(),
+                "content-type": "application/json",
+            }
+            sent[event_id] = time.time()
+            await producer.send(
+                topic,
+                value=json.dumps(item).encode(),
+                key=f"calendar:{item['external_id']}".encode(),
+                headers=[(k, v.encode()) for k, v in headers.items()],
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+    conn = await asyncpg.connect(_plain(url))
+    try:
+        deadline = time.perf_counter() + timeout_s
+        while time.perf_counter() < deadline:
+            done = await conn.fetchval("SELECT count(*) FROM ingested_messages")
+            if done >= len(items_):
+                break
+            await asyncio.sleep(0.2)
+        rows = await conn.fetch("SELECT event_id, received_at FROM ingested_messages")
+    finally:
+        await conn.close()
+    applied = [r["received_at"].timestamp() for r in rows if r["event_id"] in sent]
+    if len(applied) < len(items_):
+        raise RuntimeError(f"only {len(applied)} of {len(items_)} messages applied in time")
+    latencies = [
+        r["received_at"].timestamp() - sent[r["event_id"]] for r in rows if r["event_id"] in sent
+    ]
+    return _rates(len(items_), max(applied) - wall_start, latencies)
+
+
+def _column(value: Any, is_json: bool) -> Any:
+    return json.dumps(value) if is_json and value is not None else value
+
+
+def _rates(count: int, seconds: float, durations: list[float]) -> dict:
+    ordered = sorted(durations)
+    return {
+        "items_per_s": count / seconds if seconds else 0.0,
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+    }
+
+
+def start_raw(url: str, folder: Path, ministry: str, lead: str) -> subprocess.Popen[bytes]:
+    import httpx
+    from tansiq_common.testing import processes
+
+    port = processes.free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "engagements_bench:raw", "--host", "127.0.0.1",
+         "--port", str(port), "--no-access-log", "--log-level", "warning"],
+        cwd=HERE,
+        env={**os.environ, "RAW_DATABASE_URL": _plain(url), "RAW_MINISTRY": ministry,
+             "RAW_ORG": lead},
+        stdout=(folder / "raw.log").open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    process.port = port  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/engagements?limit=1", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the raw app did not start")
+
+
+async def main() -> None:
+    sys.path.insert(0, str(HERE))
+    from bench import lua, row, wrk
+    from tansiq_common.auth.devkeys import SigningKey, jwks_document, token_claims
+    from tansiq_common.events.topics import delete_topics, ensure_topics
+    from tansiq_common.testing import databases, processes
+    from tansiq_engagements import MIGRATIONS_DIR
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engagements", type=int, default=20_000)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=5000)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing (apt-get install wrk)")
+    admin_url = os.environ["TANSIQ_PG_ADMIN_URL"]
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    run = uuid.uuid4().hex[:6]
+    name, prefix = f"bench_engagements_{run}", f"bench.{run}."
+    url = await databases.create_database(admin_url, name, MIGRATIONS_DIR)
+    await ensure_topics(bootstrap, prefix)
+    folder = Path(tempfile.mkdtemp(prefix="tansiq-engagements-bench-"))
+    service = raw_process = None
+    try:
+        started = time.perf_counter()
+        data = await load(url, args.engagements)
+        print(f"loaded {args.engagements:,} engagements in {time.perf_counter() - started:.1f} s")
+        key = SigningKey.generate("RS256")
+        (folder / "jwks.json").write_text(json.dumps(jwks_document([key])))
+        lead = data["lead"]
+        token = key.sign(token_claims(org=lead, roles=["editor", "viewer"], sub="bench"))
+        job = key.sign(token_claims(org=lead, roles=["integration"], sub="bench-job"))
+        service = processes.start_service(
+            "engagements",
+            {
+                "ENGAGEMENTS_DATABASE_URL": url,
+                "AUTH_JWKS_FILE": str(folder / "jwks.json"),
+                "ENGAGEMENTS_RUN_RELAY": "false",
+                "TOPIC_PREFIX": prefix,
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "REGISTRY_BASE_URL": "http://127.0.0.1:9",  # the replica has every organization
+                "AGREEMENTS_BASE_URL": "http://127.0.0.1:9",
+                "LOG_LEVEL": "WARNING",
+            },
+            folder,
+            ready_timeout=120,  # a loaded two-core machine imports slowly
+        )
+        raw_process = start_raw(url, folder, data["ministry"], lead)
+        raw_base = f"http://127.0.0.1:{raw_process.port}"  # type: ignore[attr-defined]
+        rng = random.Random(1)
+        sample = [rng.choice(data["visible"]) for _ in range(2000)]
+        scenarios = [
+            ("GET by id", "GET", [f"/v1/engagements/{i}" for i in sample], ""),
+            ("list page of 50, filtered", "GET", ["/v1/engagements?kind=meeting&limit=50"], ""),
+            ("create", "POST", ["/v1/engagements"], json.dumps(body(lead, data["partners"][7]))),
+        ]
+        print(
+            f"\nwrk -t1 -c{args.connections} -d{args.seconds}s, loopback, one uvicorn worker "
+            f"each, {args.engagements:,} engagements\n"
+        )
+        print("| scenario                   | Tansiq/s |    raw/s | ratio | Tansiq p50 / p99 ms "
+              "| raw p50 / p99 ms |")  # fmt: skip
+        print("| --- | ---: | ---: | ---: | --- | --- |")
+        for label, method, paths, payload in scenarios:
+            script = lua(folder, label.split()[0], token, method, paths, payload)
+            try:
+                ours = wrk(service.base_url, script, args.seconds, args.connections)
+                theirs = wrk(raw_base, script, args.seconds, args.connections)
+            except (AttributeError, subprocess.SubprocessError) as exc:
+                # wrk prints no latency when nothing completed (an overloaded machine).
+                print(f"| {label} | no result: {exc!r} |", flush=True)
+                continue
+            print(row(label, ours, theirs), flush=True)
+
+        partners = data["partners"]
+        size = args.batch
+
+        def batches(tag: str) -> list[list[dict[str, Any]]]:
+            flat = items(tag, lead, partners, size * args.batches)
+            return [flat[i : i + size] for i in range(0, len(flat), size)]
+
+        door = await batch_door(service.base_url, job, batches("door"))
+        baseline = await raw_inserts(url, lead, batches("raw"))
+        kafka = await kafka_door(
+            url, bootstrap, prefix + "engagements.ingest.v1",
+            items("kafka", lead, partners, args.messages), timeout_s=300,
+        )  # fmt: skip
+        print(
+            f"\nsustained ingestion: {args.batches} batches of {size} new items one after "
+            f"another; Kafka: {args.messages:,} messages\n"
+        )
+        print("| path | items/s | ratio to raw | p50 / p99 ms |")
+        print("| --- | ---: | ---: | --- |")
+        for label, result, unit in (
+            ("raw asyncpg inserts (same rows)", baseline, "per batch"),
+            ("POST /v1/ingest/engagements", door, "per batch"),
+            ("engagements.ingest.v1", kafka, "publish → applied"),
+        ):
+            ratio = result["items_per_s"] / baseline["items_per_s"]
+            print(
+                f"| {label} | {result['items_per_s']:,.0f} | {ratio:.2f} | "
+                f"{result['p50_ms']:,.0f} / {result['p99_ms']:,.0f} ({unit}) |",
+                flush=True,
+            )
+    finally:
+        if service is not None:
+            service.stop()
+        if raw_process is not None:
+            raw_process.terminate()
+            raw_process.wait(10)
+        await databases.drop_database(admin_url, name)
+        await delete_topics(bootstrap, prefix)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
