@@ -10,7 +10,8 @@ In a scratch database (created and dropped here) and scratch topics:
 1. Loads `--orgs` organizations (ministries of Qatar and Syria, their directorates, the
    coordinating body, international partners) and `--engagements` engagements straight into
    reporting's replicas, with the findings the rules give them (C7 on those without an SDG or
-   priority, C2 on some direct ones; a tenth of those accepted as exceptions), and fills the
+   priority, C2 on the direct ones; a tenth of them accepted as exceptions; each ministry on its
+   own sector, so no overlap), and fills the
    scorecard and coverage counters from them with one SQL aggregation each — what the consumer
    builds one event at a time, loaded in bulk because a million events would take hours here.
 2. Runs the reporting service under uvicorn (one worker) and measures, as a coordinator of
@@ -20,8 +21,10 @@ In a scratch database (created and dropped here) and scratch topics:
    and checked equal to what the service answered.
 3. Write → finding visible: publishes engagement events (as the engagements service's relay
    would) at `--rate` per second for `--seconds`, each one the service must judge (an
-   international partner, no theme: rule C7), and polls the findings table every 10 ms for the
-   finding; latency = first seen minus sent (same host clock; ±10 ms).
+   international partner, no theme: rule C7; with a hundred partners of their own, so each is
+   compared under rule C3 with the others of its partner in the million-row replica), and polls
+   the findings table every 10 ms for the finding; latency = first seen minus sent (same host
+   clock; ±10 ms).
 """
 
 from __future__ import annotations
@@ -84,13 +87,15 @@ VALUES ('00000000-0000-4000-8000-00000000c0de', 1, 'directorate', 'national', 'Q
 ENGAGEMENTS_SQL = """
 INSERT INTO rm_engagements (
   id, version, kind, status, title_en, title_ar, start, "end", lead_org_id,
-  participant_org_ids, org_ids, attendees_total, nationals, nationals_trained, sdgs, channel,
+  participant_org_ids, org_ids, attendees_total, nationals, nationals_trained, sectors,
+  priorities, channel,
   visibility, source, created_at, updated_at,
   counted_country, counted_ministry_id, counted_month, counted_rules, counted_partners,
   counted_contact, countries, coordinated)
 SELECT e.id, 1, 'meeting', e.status, 'Engagement ' || i, 'نشاط ' || i, e.start,
        e.start + interval '3 hours', e.lead, ARRAY[e.lead, e.partner], ARRAY[e.lead, e.partner],
-       10, 5, 0, e.sdgs, e.channel, e.visibility, 'bench', e.start, e.start,
+       10, 5, 0, ARRAY['sector-' || e.m], e.priorities, e.channel, e.visibility, 'bench',
+       e.start, e.start,
        e.country, e.ministry, to_char(e.start, 'YYYY-MM'), 0,
        ARRAY[e.partner], CASE WHEN e.status = 'held' THEN e.start END,
        ARRAY[e.country], e.channel = 'via_coordinating_body'
@@ -101,13 +106,14 @@ CROSS JOIN LATERAL (
          ((i * 7919) % $2) % 200 AS m,
          md5('org' || ((i * 7919) % $2 % 200))::uuid::text AS ministry,
          CASE WHEN ((i * 7919) % $2) % 200 < 150 THEN 'QA' ELSE 'SY' END AS country,
-         md5('org' || ($2 + (i * 104729) % ($3 - $2)))::uuid::text AS partner,
+         md5('org' || ($2 + (i * 104729) % ($3 - $2 - 100)))::uuid::text AS partner,
          timestamptz '2019-01-01 06:00+00' + (i % 2800) * interval '1 day'
            + (i % 11) * interval '1 hour' AS start,
          CASE WHEN i % 20 = 0 THEN 'cancelled' WHEN i % 20 = 1 THEN 'planned' ELSE 'held' END
            AS status,
          CASE WHEN i % 10 = 0 THEN 'restricted' ELSE 'interagency' END AS visibility,
-         CASE WHEN i % 10 IN (2, 3) THEN '{}'::int[] ELSE ARRAY[(i % 17) + 1] END AS sdgs,
+         CASE WHEN i % 10 IN (2, 3) THEN '{}'::text[] ELSE ARRAY['NDS-' || (i % 9)] END
+           AS priorities,
          CASE WHEN i % 3 = 0 THEN 'via_coordinating_body' ELSE 'direct' END AS channel
 ) AS e;
 """
@@ -139,9 +145,8 @@ SELECT md5(r.rule || e.id)::uuid::text, r.rule,
 FROM rm_engagements e
 JOIN (VALUES ('C7', 'carries no SDG goal or national priority.'),
              ('C2', 'did not go through the coordinating body.')) AS r(rule, why)
-  ON (r.rule = 'C7' AND e.sdgs = '{}')
-  OR (r.rule = 'C2' AND e.channel = 'direct' AND e.status = 'held'
-      AND abs(hashtext(e.id)) % 7 = 0)
+  ON (r.rule = 'C7' AND e.priorities = '{}')
+  OR (r.rule = 'C2' AND e.channel = 'direct' AND e.status = 'held')
 WHERE e.status <> 'cancelled';
 
 UPDATE rm_engagements e SET counted_rules = f.mask
@@ -347,7 +352,7 @@ async def writes(url: str, prefix: str, bootstrap: str, args: argparse.Namespace
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         engagement = str(uuid.uuid4())
         lead = _md5_uuid(f"org{rng.randrange(200, units)}")
-        partner = _md5_uuid(f"org{rng.randrange(units, args.orgs)}")
+        partner = _md5_uuid(f"org{rng.randrange(args.orgs - 100, args.orgs)}")
         start = datetime.now(UTC) - timedelta(days=rng.randrange(1, 300))
         state = {
             "id": engagement, "version": 1, "kind": "meeting",

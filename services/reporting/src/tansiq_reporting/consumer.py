@@ -92,8 +92,9 @@ class ReportingHandlers:
             previous = await store.upsert_agreement(session, a)
         except store.NotNewer:
             return await self._fresh(session, envelope)
-        # A renewal is rule C6 of the agreement it supersedes (before and after the change).
-        wanted = {a.id, a.supersedes, previous.supersedes if previous else None}
+        # A renewal is rule C6 of the agreement it supersedes (before and after the change);
+        # the agreement itself is due already (the upsert marks it).
+        wanted = {a.supersedes, previous.supersedes if previous else None} - {None, a.id}
         await self._due(session, {i for i in wanted if i}, ())
         await self._fresh(session, envelope)
 
@@ -107,15 +108,18 @@ class ReportingHandlers:
         # The agreements it is (or was) linked to: rule C4. The engagements it pairs with under
         # rule C3 are found when it is evaluated.
         agreements = set(e.agreement_ids) | set(previous.agreement_ids if previous else ())
-        await self._due(session, agreements, {e.id})
+        await self._due(session, agreements, ())
         await self._fresh(session, envelope)
 
     async def _due(
         self, session: AsyncSession, agreements: Iterable[str], engagements: Iterable[str]
     ) -> None:
         await store.mark_due(session, agreements, engagements)
-        # Delivered when this transaction commits (several in one transaction: once).
-        await session.execute(sa.text(f"NOTIFY {DUE_CHANNEL}"))
+        # Delivered when this transaction commits; once is enough for a batch of events.
+        transaction = session.get_transaction()
+        if session.info.get("due_notified") is not transaction:
+            await session.execute(sa.text(f"NOTIFY {DUE_CHANNEL}"))
+            session.info["due_notified"] = transaction
 
     async def _fresh(self, session: AsyncSession, envelope: Envelope) -> None:
         """The topic's last applied event, for /v1/freshness."""

@@ -60,8 +60,13 @@ EVALUATION_LOCK = int.from_bytes(
 
 
 async def lock_evaluation(session: AsyncSession) -> None:
-    """Wait for the evaluation lock; held until the transaction ends."""
+    """Wait for the evaluation lock; held until the transaction ends (taken once per
+    transaction: a consumer's batch of events asks for it with every event)."""
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get("evaluation_locked") is transaction:
+        return
     await session.execute(sa.select(sa.func.pg_advisory_xact_lock(EVALUATION_LOCK)))
+    session.info["evaluation_locked"] = session.get_transaction()
 
 
 @dataclass
@@ -166,23 +171,27 @@ class Evaluator:
     ) -> dict[RecordRef, list[Finding]]:
         existing = await self.findings.anchored_at(ev.record for ev in evaluations)
         candidates = {c.finding_id: c for ev in evaluations for c in ev.candidates}
+        added: list[Finding] = []
+        changed: list[Finding] = []
         for finding_id, candidate in sorted(candidates.items()):
             finding = existing.get(finding_id)
             if finding is None:
                 finding = Finding.open(candidate, self.now)
-                await self.findings.add(finding)
+                added.append(finding)
                 existing[finding_id] = finding
                 report.opened.append(finding_id)
             else:
                 reopens = finding.status is Status.resolved
                 if finding.observe(candidate, self.now):
-                    await self.findings.save(finding)
+                    changed.append(finding)
                     if reopens:
                         report.opened.append(finding_id)
         for finding_id, finding in sorted(existing.items()):
             if finding_id not in candidates and finding.resolve(self.now):
-                await self.findings.save(finding)
+                changed.append(finding)
                 report.resolved.append(finding_id)
+        await self.findings.add_all(added)
+        await self.findings.save_all(changed)
         by_anchor: dict[RecordRef, list[Finding]] = {}
         for finding in existing.values():
             by_anchor.setdefault(finding.anchor, []).append(finding)

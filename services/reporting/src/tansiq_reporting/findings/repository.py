@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -31,6 +31,35 @@ class FindingRepository(VersionedRepository[Finding]):
             "party_org_ids": list(f.access.party_org_ids),
             "countries": list(f.access.countries),
         }
+
+    async def add_all(self, found: Sequence[Finding]) -> None:
+        """Insert new findings in one statement."""
+        if not found:
+            return
+        await self.session.execute(sa.insert(findings), [self.to_row(f) for f in found])
+        for finding in found:
+            self._seen(finding)
+
+    async def save_all(self, changed: Sequence[Finding]) -> None:
+        """Write back findings loaded for update, in one statement. Their rows are locked
+        (`anchored_at`) under the evaluation lock, which every writer of findings takes: no
+        version can have moved since they were read."""
+        if not changed:
+            return
+        t = findings
+        rows = []
+        for finding in changed:
+            row = self.to_row(finding)
+            row.pop("created_at", None)
+            rows.append({f"b_{name}": value for name, value in row.items()})
+            self._loaded[finding.id] = finding.version
+        names = [name for name in self.to_row(changed[0]) if name not in ("id", "created_at")]
+        await self.session.execute(
+            sa.update(t)
+            .where(t.c.id == sa.bindparam("b_id"))
+            .values({name: sa.bindparam(f"b_{name}") for name in names}),
+            rows,
+        )
 
     async def anchored_at(self, anchors: Iterable[RecordRef]) -> dict[str, Finding]:
         """The findings anchored at any of the records, locked for update, by id."""

@@ -33,6 +33,10 @@ from tansiq_reporting.readmodels.tables import (
 TEXT_ARRAY = ARRAY(sa.Text)
 
 
+# The re-check time of a record that is due now, whatever the clock says.
+DUE_NOW: sa.ColumnElement[Any] = sa.literal_column("'-infinity'::timestamptz")
+
+
 class NotNewer(Exception):
     """The replica already holds this version of the record or a newer one."""
 
@@ -223,6 +227,8 @@ def _agreement_values(a: Agreement) -> dict[str, Any]:
         "created_at": a.created_at,
         "updated_at": a.updated_at,
         "applied_at": sa.func.now(),
+        # Due for the evaluator (see mark_due).
+        "recheck_at": DUE_NOW,
     }
 
 
@@ -340,6 +346,7 @@ def _engagement_values(e: Engagement) -> dict[str, Any]:
         "created_at": e.created_at,
         "updated_at": e.updated_at,
         "applied_at": sa.func.now(),
+        "recheck_at": DUE_NOW,
     }
 
 
@@ -480,9 +487,7 @@ async def mark_due(
         wanted = sorted({i for i in ids if i})
         if wanted:
             await session.execute(
-                sa.update(table)
-                .where(table.c.id.in_(wanted))
-                .values(recheck_at=sa.literal_column("'-infinity'::timestamptz"))
+                sa.update(table).where(table.c.id.in_(wanted)).values(recheck_at=DUE_NOW)
             )
 
 
