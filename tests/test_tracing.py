@@ -124,6 +124,7 @@ async def test_a_callers_traceparent_is_continued(build_service_app, auth_header
     with tracing.exporting_to(exporter):
         registry, _settings = await build_service_app("registry")
         async with running_app(registry) as client:
+            probe = await client.get("/health/live")
             response = await client.get(
                 "/v1/organizations",
                 headers={
@@ -132,6 +133,8 @@ async def test_a_callers_traceparent_is_continued(build_service_app, auth_header
                 },
             )
     assert response.status_code == 200, response.text
+    assert probe.status_code == 200
+    # One server span: the request, not the probe.
     (span,) = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
     assert _hex(span.context.trace_id, 32) == caller_trace
     assert span.parent is not None

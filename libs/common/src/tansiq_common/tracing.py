@@ -170,6 +170,10 @@ def extracted(carrier: Mapping[str, str]) -> Any:
 # -- HTTP -----------------------------------------------------------------------------------
 
 
+# Probes and scrapes every few seconds: a trace each would drown the requests that matter.
+UNTRACED_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})
+
+
 class TracingMiddleware:
     """A server span per HTTP request, continuing the caller's ``traceparent``; outermost, so
     the request's log lines and the outbox rows it writes carry its ids."""
@@ -179,7 +183,7 @@ class TracingMiddleware:
         self.tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in UNTRACED_PATHS:
             await self.app(scope, receive, send)
             return
         from opentelemetry.trace import SpanKind, Status, StatusCode
