@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from http import HTTPStatus
 from typing import Any
 
 import sqlalchemy as sa
@@ -135,6 +136,26 @@ def create_service_app(
     return app
 
 
+_PROBLEM_CONTENT = {
+    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+}
+
+
+def _problems_on_every_operation(schema: dict[str, Any]) -> None:
+    """What every operation can answer whatever its route says: 422 for invalid input (as
+    problem+json, not FastAPI's default HTTPValidationError), and for operations with a body,
+    400 for malformed JSON and 413 for a body over the limit."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            wanted = ["422"] + (["400", "413"] if "requestBody" in operation else [])
+            for status in wanted:
+                phrase = HTTPStatus(int(status)).phrase
+                responses[status] = {"description": phrase, "content": _PROBLEM_CONTENT}
+
+
 def _document_problem_schema(app: FastAPI) -> None:
     original = app.openapi
 
@@ -144,6 +165,7 @@ def _document_problem_schema(app: FastAPI) -> None:
             schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
                 PROBLEM_SCHEMA
             )
+            _problems_on_every_operation(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
