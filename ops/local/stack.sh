@@ -75,8 +75,12 @@ cmd_env() {
     local s var
     emit_export KAFKA_BOOTSTRAP_SERVERS "${KAFKA_BOOTSTRAP_SERVERS:-$KAFKA_HOST:$KAFKA_PORT}"
     for s in "${SERVICES[@]}"; do
-        var="${s^^}_DATABASE_URL"
-        emit_export "$var" "${!var:-postgresql+asyncpg://$APP_USER:$APP_PASSWORD@$PG_HOST:$PG_PORT/$s}"
+        # The services run as the runtime role (no TRUNCATE, append-only audit); migrations as
+        # the owner. An operator's own *_DATABASE_URL wins for both.
+        var="${s^^}_DATABASE_URL" migration="${s^^}_MIGRATION_DATABASE_URL"
+        owner="postgresql+asyncpg://$APP_USER:$APP_PASSWORD@$PG_HOST:$PG_PORT/$s"
+        emit_export "$migration" "${!migration:-${!var:-$owner}}"
+        emit_export "$var" "${!var:-postgresql+asyncpg://$RUNTIME_USER:$RUNTIME_PASSWORD@$PG_HOST:$PG_PORT/$s}"
     done
     emit_export TANSIQ_PG_ADMIN_URL "${TANSIQ_PG_ADMIN_URL:-postgresql://$APP_USER:$APP_PASSWORD@$PG_HOST:$PG_PORT/postgres}"
 }
