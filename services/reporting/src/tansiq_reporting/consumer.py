@@ -89,12 +89,12 @@ class ReportingHandlers:
         await lock_evaluation(session)
         a = agreement_from_event(envelope.data)
         try:
-            previous = await store.upsert_agreement(session, a)
+            superseded_before = await store.upsert_agreement(session, a)
         except store.NotNewer:
             return await self._fresh(session, envelope)
         # A renewal is rule C6 of the agreement it supersedes (before and after the change);
         # the agreement itself is due already (the upsert marks it).
-        wanted = {a.supersedes, previous.supersedes if previous else None} - {None, a.id}
+        wanted = {a.supersedes, superseded_before} - {None, a.id}
         await self._due(session, {i for i in wanted if i}, ())
         await self._fresh(session, envelope)
 
@@ -102,12 +102,12 @@ class ReportingHandlers:
         await lock_evaluation(session)
         e = engagement_from_event(envelope.data)
         try:
-            previous = await store.upsert_engagement(session, e)
+            linked_before = await store.upsert_engagement(session, e)
         except store.NotNewer:
             return await self._fresh(session, envelope)
         # The agreements it is (or was) linked to: rule C4. The engagements it pairs with under
         # rule C3 are found when it is evaluated.
-        agreements = set(e.agreement_ids) | set(previous.agreement_ids if previous else ())
+        agreements = set(e.agreement_ids) | set(linked_before)
         await self._due(session, agreements, ())
         await self._fresh(session, envelope)
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from tansiq_common.codec import RowMapper
 from tansiq_common.repository import VersionedRepository
 
@@ -63,18 +64,25 @@ class FindingRepository(VersionedRepository[Finding]):
 
     async def anchored_at(self, anchors: Iterable[RecordRef]) -> dict[str, Finding]:
         """The findings anchored at any of the records, locked for update, by id."""
-        wanted = sorted({(a.type, a.id) for a in anchors})
+        wanted = {(a.type, a.id) for a in anchors}
         if not wanted:
             return {}
         t = findings
+        # By id alone (= ANY uses the index whatever the list's length); record ids are UUIDs,
+        # so the type only confirms.
         rows = await self.session.execute(
             sa.select(t)
-            .where(sa.tuple_(t.c.anchor_type, t.c.anchor_id).in_(wanted))
+            .where(
+                t.c.anchor_id
+                == sa.func.any(sa.cast(sorted({i for _, i in wanted}), ARRAY(sa.Text)))
+            )
             .order_by(t.c.id)
             .with_for_update()
         )
         found = {}
         for row in rows:
+            if (row.anchor_type, row.anchor_id) not in wanted:
+                continue
             finding = self.to_model(row)
             self._seen(finding)
             found[finding.id] = finding

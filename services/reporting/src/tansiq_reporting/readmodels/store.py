@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from tansiq_common.codec import to_json
 from tansiq_common.events.consumer import apply_if_newer
@@ -253,15 +254,48 @@ def agreement_from_row(row: Any) -> Agreement:
     )
 
 
-async def upsert_agreement(session: AsyncSession, a: Agreement) -> Agreement | None:
-    """Store the agreement unless a newer version is there; its previous state (None if new).
-    Raises NotNewer when the stored version is as new or newer."""
-    previous = await load_agreements(session, [a.id])
-    if not await apply_if_newer(
-        session, rm_agreements, {"id": a.id}, a.version, _agreement_values(a)
-    ):
+async def _upsert(
+    session: AsyncSession,
+    table: sa.Table,
+    record_id: str,
+    version: int,
+    values: dict[str, Any],
+    remember: sa.Column[Any],
+) -> Any:
+    """`apply_if_newer` in one statement that also returns `remember` as it was before (None
+    when the record is new). Raises NotNewer when the stored version is as new or newer."""
+    row = {**values, "id": record_id, "version": version}
+    ins = pg_insert(table).values(row)
+    upsert = (
+        ins.on_conflict_do_update(
+            index_elements=[table.c.id],
+            set_={name: ins.excluded[name] for name in row if name != "id"},
+            where=table.c.version < ins.excluded.version,
+        )
+        .returning(sa.literal(1).label("applied"))
+        .cte("upsert")
+    )
+    before = sa.select(remember.label("value")).where(table.c.id == record_id).cte("before")
+    result = (
+        await session.execute(
+            sa.select(
+                sa.select(before.c.value).scalar_subquery().label("previous"),
+                sa.select(sa.func.count()).select_from(upsert).scalar_subquery().label("applied"),
+            )
+        )
+    ).one()
+    if not result.applied:
         raise NotNewer
-    return previous.get(a.id)
+    return result.previous
+
+
+async def upsert_agreement(session: AsyncSession, a: Agreement) -> str | None:
+    """Store the agreement unless a newer version is there (NotNewer); the agreement it
+    superseded before."""
+    previous: str | None = await _upsert(
+        session, rm_agreements, a.id, a.version, _agreement_values(a), rm_agreements.c.supersedes
+    )
+    return previous
 
 
 async def load_agreements(session: AsyncSession, ids: Iterable[str]) -> dict[str, Agreement]:
@@ -398,15 +432,18 @@ def _date_or_none(value: Any) -> date | None:
     return None
 
 
-async def upsert_engagement(session: AsyncSession, e: Engagement) -> Engagement | None:
-    """Store the engagement unless a newer version is there; its previous state (None if new).
-    Raises NotNewer when the stored version is as new or newer."""
-    previous = await load_engagements(session, [e.id])
-    if not await apply_if_newer(
-        session, rm_engagements, {"id": e.id}, e.version, _engagement_values(e)
-    ):
-        raise NotNewer
-    return previous.get(e.id)
+async def upsert_engagement(session: AsyncSession, e: Engagement) -> tuple[str, ...]:
+    """Store the engagement unless a newer version is there (NotNewer); the agreements it was
+    linked to before."""
+    previous = await _upsert(
+        session,
+        rm_engagements,
+        e.id,
+        e.version,
+        _engagement_values(e),
+        rm_engagements.c.agreement_ids,
+    )
+    return tuple(previous or ())
 
 
 async def load_engagements(session: AsyncSession, ids: Iterable[str]) -> dict[str, Engagement]:

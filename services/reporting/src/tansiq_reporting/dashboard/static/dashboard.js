@@ -73,6 +73,12 @@
     if (!date) return key;
     return new Intl.DateTimeFormat(DATE_LOCALE, { month: "short", year: "2-digit", timeZone: "UTC" }).format(date);
   }
+  function shortMonth(value) {
+    // "03/24": compact enough for a heat-map cell; the cell's title has the full date.
+    const date = parseDate(value);
+    if (!date) return "–";
+    return new Intl.DateTimeFormat(DATE_LOCALE, { month: "2-digit", year: "2-digit" }).format(date);
+  }
   function age(seconds) {
     if (seconds == null) return "–";
     const units = [
@@ -249,7 +255,8 @@
   function lineChart(el, { labels, series, yRange, yFormat, height }) {
     const width = Math.max(Math.floor(el.clientWidth) || 0, 220);
     const xs = labels.map((_, i) => i);
-    const step = Math.max(1, Math.ceil(labels.length / Math.max(2, Math.floor(width / 56))));
+    // Room for a label every ~90 px (month names are long in Arabic).
+    const step = Math.max(1, Math.ceil(labels.length / Math.max(2, Math.floor(width / 90))));
     const plot = new uPlot(
       {
         width,
@@ -933,7 +940,7 @@
                 },
                 h("span", { class: "n" }, int(c.engagements)),
                 c.agreements ? h("span", {}, ` +${int(c.agreements)}`) : null,
-                h("span", { class: "when" }, c.last_contact ? month(c.last_contact.slice(0, 7)) : "–"),
+                h("span", { class: "when" }, c.last_contact ? shortMonth(c.last_contact) : "–"),
               );
             }),
           ),
