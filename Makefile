@@ -63,7 +63,9 @@ stop:
 	@bash ops/run-services.sh stop || true
 	@$(STACK) down
 
+# The browser tests (offline /docs, the dashboard) drive Debian's chromium: installed if missing.
 test: install stack
+	@bash ops/local/browser.sh >/dev/null
 	@$(WITH_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The fuzzer of `make test` (tests/fuzz) with many more cases, random data, and the known gaps
