@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import asyncpg
 import pytest
@@ -87,7 +88,7 @@ def cli_env(registry_db, monkeypatch):
 
 
 def _query(url: str, sql: str):
-    async def run():
+    async def run() -> Any:
         conn = await asyncpg.connect(
             make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         )
@@ -206,3 +207,151 @@ def test_import_order_puts_parents_first_in_one_pass():
     order, cyclic = import_order(rows)
     assert order == [depth + 1 - n for n in range(depth)]  # the last row (the top) first
     assert cyclic == [depth + 2, depth + 3]
+
+
+async def import_csv(client, admin, content: bytes):
+    return await client.post(
+        "/v1/organizations/import", content=content, headers={**admin, "Content-Type": "text/csv"}
+    )
+
+
+async def test_a_file_with_a_byte_order_mark_and_crlf_lines_imports(client, admin, sql):
+    # What spreadsheet programs write when saving "CSV UTF-8".
+    text = "source_key,kind,name_ar,name_en,country\r\nmoi,ministry,وزارة الداخلية,Interior,QA\r\n"
+    response = await import_csv(client, admin, ("\ufeff" + text).encode("utf-8"))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["rows"], report["created"], report["failed"]) == (1, 1, 0)
+    row = await sql.fetchrow("select source_key, name_ar, name_en, country from organizations")
+    assert dict(row) == {
+        "source_key": "moi",
+        "name_ar": "وزارة الداخلية",
+        "name_en": "Interior",
+        "country": "QA",
+    }
+
+
+@pytest.mark.parametrize("encoding", ["cp1256", "latin-1"])
+async def test_a_file_that_is_not_utf8_is_400_and_imports_nothing(client, admin, sql, encoding):
+    text = "source_key,kind,name_ar,name_en\nmoi,ministry,,Intérieur\n"
+    if encoding == "cp1256":
+        text = "source_key,kind,name_ar,name_en\nmoi,ministry,وزارة الداخلية,Interior\n"
+    response = await import_csv(client, admin, text.encode(encoding))
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "urn:tansiq:problem:import-encoding"
+    assert await sql.fetchval("select count(*) from organizations") == 0
+
+
+@pytest.fixture
+async def small_import_client(client, registry_settings):
+    """The registry with an import limit of 3 rows (20,000 by default)."""
+    from tansiq_common.testing.plugin import running_app
+    from tansiq_registry.app import create_app
+
+    settings = registry_settings.model_copy(update={"import_max_rows": 3})
+    async with running_app(create_app(settings)) as small:
+        yield small
+
+
+def rows_csv(count: int, blank_lines: int = 0) -> bytes:
+    lines = ["source_key,kind,name_en"] + [f"k{n},un_entity,Agency {n}" for n in range(count)]
+    return ("\n".join(lines) + "\n" + ",,\n" * blank_lines).encode()
+
+
+async def test_a_file_over_the_row_limit_is_422_and_imports_nothing(
+    small_import_client, admin, sql
+):
+    over = await import_csv(small_import_client, admin, rows_csv(4))
+    assert over.status_code == 422, over.text
+    assert over.json()["type"] == "urn:tansiq:problem:import-too-large"
+    assert over.json()["detail"] == "The file has more than 3 rows; split it."
+    assert await sql.fetchval("select count(*) from organizations") == 0
+
+    at_limit = await import_csv(small_import_client, admin, rows_csv(3))
+    assert at_limit.status_code == 200, at_limit.text
+    assert (at_limit.json()["rows"], at_limit.json()["created"]) == (3, 3)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="registry bug, reported: parse_csv checks the limit before skipping a blank line, so "
+    "a file at the limit with trailing empty rows (spreadsheets write them) is import-too-large",
+)
+async def test_blank_lines_do_not_count_against_the_row_limit(small_import_client, admin):
+    response = await import_csv(small_import_client, admin, rows_csv(3, blank_lines=2))
+    assert response.status_code == 200, response.text
+    assert (response.json()["rows"], response.json()["created"]) == (3, 3)
+
+
+TREE = """source_key,kind,name_en,country,parent
+m-a,ministry,Ministry A,QA,
+m-b,ministry,Ministry B,QA,
+dir,directorate,Directorate,QA,{dir_parent}
+cen,centre,Centre,QA,dir
+"""
+
+
+async def test_an_import_moves_an_organization_and_rehomes_what_is_below(client, admin, sql):
+    first = await import_csv(client, admin, TREE.format(dir_parent="m-a").encode())
+    assert first.status_code == 200, first.text
+    ids = first.json()["ids"]
+    assert first.json()["created"] == 4
+
+    moved = await import_csv(client, admin, TREE.format(dir_parent="m-b").encode())
+    assert moved.status_code == 200, moved.text
+    report = moved.json()
+    assert (report["created"], report["updated"], report["unchanged"], report["failed"]) == (
+        0,
+        1,
+        3,
+        0,
+    )
+    state = {
+        r["source_key"]: (r["parent_id"], r["ministry_id"], r["version"])
+        for r in await sql.fetch(
+            "select source_key, parent_id::text, ministry_id::text, version from organizations"
+        )
+    }
+    assert state["dir"] == (ids["m-b"], ids["m-b"], 2)
+    assert state["cen"] == (ids["dir"], ids["m-b"], 2)  # its ministry follows the move above it
+    assert state["m-a"] == (None, ids["m-a"], 1)
+
+    async def events(key: str) -> list[str]:
+        rows = await sql.fetch(
+            "select type from outbox where aggregateid = $1 order by seq", ids[key]
+        )
+        return [r["type"].split(".")[-2] for r in rows]
+
+    assert await events("dir") == ["created", "moved"]
+    assert await events("cen") == ["created", "updated"]
+    assert await events("m-a") == ["created"]
+    moves = await sql.fetch(
+        "select org_id::text, from_parent_id::text, to_parent_id::text, version "
+        "from organization_moves"
+    )
+    assert [tuple(m) for m in moves] == [(ids["dir"], ids["m-a"], ids["m-b"], 2)]
+    audit = await sql.fetch(
+        "select action, entity_id from audit_log where action not like '%.created' order by id"
+    )
+    assert [tuple(a) for a in audit] == [
+        ("organization.moved", ids["dir"]),
+        ("organization.rehomed", ids["cen"]),
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="registry bug, reported: Organization.register calls Kind() before validating, so a "
+    "row with an unknown or empty kind raises ValueError, which the importer does not catch: "
+    "the whole import is a 500 instead of that row failing",
+)
+async def test_a_row_with_an_unknown_kind_fails_alone(client, admin, sql):
+    csv = "source_key,kind,name_en\ncastle,castle,Castle\nnone,,Nothing\nok,un_entity,Fine\n"
+    response = await import_csv(client, admin, csv.encode())
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["created"], report["failed"]) == (1, 2)
+    assert {(e["key"], e["errors"][0]["field"]) for e in report["errors"]} == {
+        ("castle", "kind"),
+        ("none", "kind"),
+    }

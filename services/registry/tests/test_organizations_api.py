@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from tansiq_registry.organizations.schemas import OrganizationOut
 
 ADMIN_ORG = str(uuid.uuid4())  # the callers' organization; not in the registry
 
 
-async def outbox(sql, org_id: str) -> list[dict]:
+async def outbox(sql, org_id: str) -> list[dict[str, Any]]:
     rows = await sql.fetch(
         "select type, payload, topic from outbox where aggregateid = $1 order by seq", org_id
     )
@@ -89,6 +90,8 @@ async def test_hierarchy_ministry_and_move_updates_descendants(client, admin, vi
     )
     assert cycle.status_code == 409
     assert cycle.headers["content-type"] == "application/problem+json"
+    assert cycle.json()["type"] == "urn:tansiq:problem:hierarchy-cycle"
+    assert cycle.json()["errors"] == [{"field": "parent_id", "message": "would create a cycle"}]
     assert (await client.get(f"/v1/organizations/{msdf['id']}", headers=viewer)).json()[
         "parent_id"
     ] is None
@@ -193,6 +196,8 @@ async def test_if_match_required_and_stale_etag_refused(client, admin, create, s
     assert ok.json()["version"] == 2
     stale = await client.patch(url, json={"acronym": "X"}, headers={**admin, "If-Match": '"1"'})
     assert stale.status_code == 412
+    assert stale.json()["type"] == "urn:tansiq:problem:stale-etag"
+    assert stale.json()["current_etag"] == '"2"'
     assert (await client.get(url, headers=admin)).json()["acronym"] == "MOI"
     # Merge patch: null removes, absent keeps.
     cleared = await client.patch(
@@ -216,6 +221,7 @@ async def test_idempotency_key_replays_and_refuses_another_body(client, admin, s
         "/v1/organizations", json={**body, "acronym": "UNICEF"}, headers=headers
     )
     assert other.status_code == 422
+    assert other.json()["type"] == "urn:tansiq:problem:idempotency-key-reused"
     assert await sql.fetchval("select count(*) from organizations") == 1
 
 
@@ -236,12 +242,14 @@ async def test_archive_hides_from_lists_but_stays_resolvable(client, admin, view
     assert [o["id"] for o in shown["items"]] == [org["id"]]
     again = await client.post(f"/v1/organizations/{org['id']}/actions/archive", headers=admin)
     assert again.status_code == 409
+    assert again.json()["type"] == "urn:tansiq:problem:status-conflict"
     changed = await client.patch(
         f"/v1/organizations/{org['id']}",
         json={"acronym": "X"},
         headers={**admin, "If-Match": '"2"'},
     )
     assert changed.status_code == 409
+    assert changed.json()["type"] == "urn:tansiq:problem:organization-archived"
     restored = await client.post(f"/v1/organizations/{org['id']}/actions/restore", headers=admin)
     assert restored.json()["status"] == "active"
     types = [e["type"].split(".")[-2] for e in await outbox(sql, org["id"])]
@@ -262,8 +270,8 @@ async def test_search_is_bilingual_and_folds_arabic_variants(client, viewer, cre
         en="Qatar Foundation for Social Work",
         ar="المؤسسة القطرية للعمل الاجتماعي",
     )
-    await create("ministry", en="Ministry of Public Health", ar="وزارة الصحة العامة")
-    await create("centre", en="Orphan Care Center", ar="مركز رعاية الأيتام")
+    health = await create("ministry", en="Ministry of Public Health", ar="وزارة الصحة العامة")
+    orphans = await create("centre", en="Orphan Care Center", ar="مركز رعاية الأيتام")
 
     async def search(q: str) -> set[str]:
         response = await client.get("/v1/organizations", params={"q": q}, headers=viewer)
@@ -280,7 +288,11 @@ async def test_search_is_bilingual_and_folds_arabic_variants(client, viewer, cre
     assert await search("الاجتماعـــي") == {qfsw["id"]}
     # ؤ is not folded to و: that would be a different word.
     assert await search("الموسسه") == set()
-    assert await search("الايتام") != set()
+    assert await search("الايتام") == {orphans["id"]}
+    assert await search("وزاره الصحه") == {health["id"]}
+    assert await search("qatar social") == {qfsw["id"]}
+    # Every term must match: one absent term empties the result.
+    assert await search("qatar nothing") == set()
     assert await search("nothing-like-this") == set()
 
 
@@ -322,30 +334,50 @@ async def test_list_filters_and_pagination(client, viewer, create):
 async def test_bad_input_is_problem_json_and_writes_nothing(client, admin, create, sql):
     await create("un_entity", en="UNESCO", iati_identifier="XM-DAC-41304")
     cases = [
-        ({"kind": "un_entity", "names": {"en": "Copy"}, "iati_identifier": "XM-DAC-41304"}, 409),
-        ({"kind": "ministry", "names": {"en": "M"}, "country": "QQ"}, 422),
-        ({"kind": "ministry", "names": {"en": "M"}, "iati_identifier": "41304"}, 422),
-        ({"kind": "ministry", "names": {}}, 422),
-        ({"kind": "ministry", "names": {"en": "M"}, "version": 7}, 422),
-        ({"kind": "ministry", "names": {"en": "M"}, "colour": "red"}, 422),
-        ({"kind": "castle", "names": {"en": "M"}}, 422),
+        (
+            {"kind": "un_entity", "names": {"en": "Copy"}, "iati_identifier": "XM-DAC-41304"},
+            409,
+            "duplicate-identifier",
+            None,
+        ),
+        ({"kind": "ministry", "names": {"en": "M"}, "country": "QQ"}, 422, None, "country"),
+        (
+            {"kind": "ministry", "names": {"en": "M"}, "iati_identifier": "41304"},
+            422,
+            None,
+            "iati_identifier",
+        ),
+        ({"kind": "ministry", "names": {}}, 422, None, "names"),
+        ({"kind": "ministry", "names": {"en": "M"}, "version": 7}, 422, None, "version"),
+        ({"kind": "ministry", "names": {"en": "M"}, "colour": "red"}, 422, None, "colour"),
+        ({"kind": "castle", "names": {"en": "M"}}, 422, None, "kind"),
     ]
-    for body, status in cases:
+    for body, status, slug, field in cases:
         response = await client.post("/v1/organizations", json=body, headers=admin)
         assert response.status_code == status, (body, response.text)
         assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["type"] == f"urn:tansiq:problem:{slug or 'validation-error'}", problem
+        if field is not None:
+            assert [e["field"] for e in problem["errors"]] == [field], problem
+    duplicate = await client.post("/v1/organizations", json=cases[0][0], headers=admin)
+    assert duplicate.json()["existing_id"] == (
+        await sql.fetchval("select id::text from organizations")
+    )
     malformed = await client.post(
         "/v1/organizations",
         content=b'{"kind": ',
         headers={**admin, "Content-Type": "application/json"},
     )
     assert malformed.status_code == 400
+    assert malformed.json()["type"] == "urn:tansiq:problem:malformed-json"
     huge = await client.post(
         "/v1/organizations",
         content=b"x" * 1_100_000,
         headers={**admin, "Content-Type": "application/json"},
     )
     assert huge.status_code == 413
+    assert huge.json()["type"] == "urn:tansiq:problem:payload-too-large"
     assert await sql.fetchval("select count(*) from organizations") == 1
     assert await sql.fetchval("select count(*) from outbox") == 1
     missing = await client.get(f"/v1/organizations/{uuid.uuid4()}", headers=admin)

@@ -7,7 +7,12 @@ Tansiq's ETags are always strong, so a weak one in If-Match is a stale precondit
 
 from __future__ import annotations
 
+import re
+
 from tansiq_common.problems import PreconditionFailed, PreconditionRequired
+
+# A strong ETag of this API: a version in quotes (ASCII digits: `\d` would take "²" too).
+_STRONG_VERSION = re.compile(r'"([0-9]+)"')
 
 
 def etag_for(version: int) -> str:
@@ -45,8 +50,7 @@ def expected_version(if_match: str | None) -> int:
     if not if_match:
         raise _required()
     for candidate in _candidates(if_match):
-        if len(candidate) > 2 and candidate[0] == candidate[-1] == '"':
-            inner = candidate[1:-1]
-            if inner.isascii() and inner.isdecimal():
-                return int(inner)
+        strong = _STRONG_VERSION.fullmatch(candidate)
+        if strong:
+            return int(strong.group(1))
     raise PreconditionFailed("The If-Match header names no ETag of this API.", slug="stale-etag")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -88,20 +90,78 @@ async def test_filters(client, trail, auth_headers):
     assert [i["entity_id"] for i in by_actor.json()["items"]] == ["a-1", "a-2"]
     by_type = await client.get("/v1/audit", params={"entity_type": "organization"}, headers=headers)
     assert by_type.json()["items"] == []
-    everything = (await client.get("/v1/audit", headers=headers)).json()["items"]
-    cut = everything[2]["occurred_at"]
-    after = await client.get("/v1/audit", params={"from": cut}, headers=headers)
-    before = await client.get("/v1/audit", params={"to": cut}, headers=headers)
-    assert {i["id"] for i in after.json()["items"]} | {i["id"] for i in before.json()["items"]} == {
-        i["id"] for i in everything
-    }
-    assert everything[2]["id"] in {i["id"] for i in after.json()["items"]}
+    by_type = await client.get("/v1/audit", params={"entity_type": "agreement"}, headers=headers)
+    assert len(by_type.json()["items"]) == 4
+
+
+# One entry on the first of each month: every bound of `from` (inclusive) and `to` (exclusive)
+# falls between two entries or on one, so ignoring either filter changes the answer.
+MONTHS = [datetime(2025, month, 1, tzinfo=UTC) for month in (1, 2, 3, 4)]
+
+
+@pytest.fixture
+async def dated_trail(infra_db):
+    async with infra_db.engine.begin() as conn:
+        await conn.execute(
+            sa.insert(audit_log),
+            [
+                {
+                    "occurred_at": at,
+                    "actor_sub": "amal",
+                    "actor_org": "moe",
+                    "actor_roles": ["editor"],
+                    "action": "updated",
+                    "entity_type": "agreement",
+                    "entity_id": f"month-{at.month}",
+                    "changed_fields": ["title"],
+                }
+                for at in MONTHS
+            ],
+        )
+    async with infra_db.sessionmaker() as session, session.begin():
+        for event in HIERARCHY:
+            await apply_organization_event(session, event)
+    return infra_db
+
+
+@pytest.mark.parametrize(
+    ("params", "months"),
+    [
+        ({}, [1, 2, 3, 4]),
+        ({"from": "2025-02-01T00:00:00Z"}, [2, 3, 4]),  # from is inclusive
+        ({"from": "2025-02-01T00:00:00.000001Z"}, [3, 4]),
+        ({"from": "2025-02-01T03:00:00+03:00"}, [2, 3, 4]),  # the same instant, another zone
+        ({"from": "2025-04-01T00:00:01Z"}, []),
+        ({"to": "2025-03-01T00:00:00Z"}, [1, 2]),  # to is exclusive
+        ({"to": "2025-03-01T00:00:00.000001Z"}, [1, 2, 3]),
+        ({"to": "2025-01-01T00:00:00Z"}, []),
+        ({"from": "2025-02-01T00:00:00Z", "to": "2025-04-01T00:00:00Z"}, [2, 3]),
+        ({"from": "2025-01-15T00:00:00Z", "to": "2025-03-15T00:00:00Z"}, [2, 3]),
+        ({"from": "2025-03-01T00:00:00Z", "to": "2025-03-01T00:00:00Z"}, []),
+    ],
+)
+async def test_from_and_to_bound_the_trail_exactly(
+    client, dated_trail, auth_headers, params, months
+):
+    response = await client.get(
+        "/v1/audit", params=params, headers=auth_headers("icd", ["auditor"])
+    )
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert [i["entity_id"] for i in items] == [f"month-{m}" for m in months]
+    assert [datetime.fromisoformat(i["occurred_at"]) for i in items] == [
+        MONTHS[m - 1] for m in months
+    ]
+
+
+async def test_from_after_to_is_400(client, dated_trail, auth_headers):
     inverted = await client.get(
         "/v1/audit",
         params={"from": "2025-02-01T00:00:00Z", "to": "2025-01-01T00:00:00Z"},
-        headers=headers,
+        headers=auth_headers("icd", ["auditor"]),
     )
     assert inverted.status_code == 400
+    assert inverted.json()["type"] == "urn:tansiq:problem:invalid-range"
 
 
 async def test_pages_walk_the_whole_trail_once(client, trail, auth_headers):
@@ -115,9 +175,13 @@ async def test_pages_walk_the_whole_trail_once(client, trail, auth_headers):
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert len(seen) == len(set(seen)) == 4
+    everything = (await client.get("/v1/audit", headers=headers)).json()["items"]
+    assert len(everything) == 4
+    assert seen == [i["id"] for i in everything]
+    assert seen == sorted(seen)  # oldest first: ids grow with every entry
     bad = await client.get("/v1/audit", params={"cursor": "garbage!"}, headers=headers)
     assert bad.status_code == 400
+    assert bad.json()["type"] == "urn:tansiq:problem:invalid-cursor"
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
@@ -137,7 +201,7 @@ async def test_the_table_refuses_updates_and_deletes(trail):
 
 
 def test_the_audit_route_is_documented_with_bearer_security(client):
-    app: FastAPI = client._transport.app  # type: ignore[attr-defined]
+    app: FastAPI = client._transport.app
     operation = app.openapi()["paths"]["/v1/audit"]["get"]
     assert operation["security"] == [{"bearer": []}]
     assert {p["name"] for p in operation["parameters"]} >= {

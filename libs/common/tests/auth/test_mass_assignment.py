@@ -1,4 +1,6 @@
-"""RequestModel: unknown and server-owned fields are 422, never silently applied."""
+"""RequestModel, the common base for request bodies: unknown and server-owned fields are
+422, never silently applied. Here on a model of the test's own; each service checks its real
+schemas through its API (the registry's: services/registry/tests/test_mass_assignment.py)."""
 
 from __future__ import annotations
 
