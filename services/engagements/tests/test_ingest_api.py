@@ -312,3 +312,24 @@ async def test_an_item_the_database_refuses_is_rejected_alone(client, job, sql):
     events = await outbox(sql)
     assert sorted(e["payload"]["external_id"] for e in events) == ["fine-1", "fine-2"]
     assert await sql.fetchval("SELECT count(*) FROM audit_log") == 2
+
+
+async def test_an_item_may_relate_to_one_created_earlier_in_the_same_batch(client, job, sql):
+    first = ingest_item("a-first")
+    response = await client.post(URL, json={"items": [first]}, headers=job)
+    first_id = response.json()["results"][0]["id"]
+    # A new pair in one batch: "b-second" relates to "b-first", created just before it.
+    b_first = ingest_item("b-first", related_engagement_ids=[first_id])
+    probe = await client.post(URL, json={"items": [b_first]}, headers=job)
+    b_first_id = probe.json()["results"][0]["id"]
+    await sql.execute("DELETE FROM engagements WHERE id = $1::uuid", b_first_id)
+    both = await client.post(
+        URL,
+        json={"items": [ingest_item("b-second", related_engagement_ids=[b_first_id]), b_first]},
+        headers=job,
+    )
+    assert [r["result"] for r in both.json()["results"]] == ["created", "created"]
+    related = await sql.fetchval(
+        "SELECT related_engagement_ids FROM engagements WHERE external_id = 'b-second'"
+    )
+    assert related == [b_first_id]

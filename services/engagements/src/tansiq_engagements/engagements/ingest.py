@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pydantic
@@ -173,6 +173,9 @@ class BatchIngestion:
             planned[key] = engagement
             audits.append((outcome, engagement, fields))
             results[index] = _done(index, key, outcome, engagement)
+            if outcome == "created":
+                # Later items may relate to it, as they could one written before them.
+                refs = replace(refs, engagement_ids=refs.engagement_ids | {engagement.id})
         created = [e for key, e in planned.items() if key not in locked]
         changed = [(e, loaded[key]) for key, e in planned.items() if key in locked]
         changed = [(e, version) for e, version in changed if e.version != version]
