@@ -131,6 +131,9 @@ def test_a_share_with_a_measured_baseline_and_a_relative_target():
     p = progress(cumulative, two_years, datetime(2021, 12, 31, tzinfo=UTC))
     assert p.actual == 0.5  # 3 of 6 over the whole period
     assert p.standing is Standing.off_track  # the line from 0.2 reaches 0.65, not 0.9
+    everything = {2019: YearValue(2019, 0.9, 9, 10), 2020: YearValue(2020, 1.0, 10, 10)}
+    capped = progress(i, everything, datetime(2020, 12, 31, tzinfo=UTC))
+    assert (capped.target_value, capped.standing) == (1.0, Standing.achieved)
     empty = progress(i, {}, datetime(2020, 12, 31, tzinfo=UTC))
     assert (empty.baseline_value, empty.target_value, empty.standing) == (None, None, None)
 

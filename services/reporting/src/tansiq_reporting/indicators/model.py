@@ -431,6 +431,8 @@ def progress(
     target_value = indicator.target.value
     if target_value is None and baseline_value is not None:
         target_value = baseline_value * (1 + (indicator.target.relative_change or 0))
+        if metric is Metric.coordinated_engagement_share:
+            target_value = min(1.0, max(0.0, target_value))  # a share stays a share
 
     # The straight line through (t0, v0) and (as of, actual), read at the deadline (or, for an
     # annual flow, at the end of the as-of year).
