@@ -272,11 +272,6 @@ async def test_a_file_over_the_row_limit_is_422_and_imports_nothing(
     assert (at_limit.json()["rows"], at_limit.json()["created"]) == (3, 3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry bug, reported: parse_csv checks the limit before skipping a blank line, so "
-    "a file at the limit with trailing empty rows (spreadsheets write them) is import-too-large",
-)
 async def test_blank_lines_do_not_count_against_the_row_limit(small_import_client, admin):
     response = await import_csv(small_import_client, admin, rows_csv(3, blank_lines=2))
     assert response.status_code == 200, response.text
@@ -339,12 +334,6 @@ async def test_an_import_moves_an_organization_and_rehomes_what_is_below(client,
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry bug, reported: Organization.register calls Kind() before validating, so a "
-    "row with an unknown or empty kind raises ValueError, which the importer does not catch: "
-    "the whole import is a 500 instead of that row failing",
-)
 async def test_a_row_with_an_unknown_kind_fails_alone(client, admin, sql):
     csv = "source_key,kind,name_en\ncastle,castle,Castle\nnone,,Nothing\nok,un_entity,Fine\n"
     response = await import_csv(client, admin, csv.encode())

@@ -293,12 +293,6 @@ def test_a_missing_or_unknown_kind_is_named(fields, error):
     assert error_of(revise, register(), **fields) == error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="registry bug, reported: register() calls Kind() before validating, so a bad kind "
-    "is a bare ValueError (a CSV import row with one is a 500), not a 422 naming `kind`",
-)
 @pytest.mark.parametrize(("fields", "error"), KIND_ERRORS)
 def test_registering_with_a_missing_or_unknown_kind_is_named(fields, error):
     assert error_of(register, **fields) == error

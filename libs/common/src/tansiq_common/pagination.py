@@ -41,10 +41,12 @@ def _to_json(value: Any) -> Any:
 
 
 def _from_json(value: Any) -> Any:
+    # str(): a forged cursor may carry any JSON there; fromisoformat/UUID refuse bad text with
+    # ValueError, which decode_cursor turns into 400 invalid-cursor.
     if isinstance(value, dict) and "t" in value:
-        return datetime.fromisoformat(value["t"])
+        return datetime.fromisoformat(str(value["t"]))
     if isinstance(value, dict) and "u" in value:
-        return UUID(value["u"])
+        return UUID(str(value["u"]))
     return value
 
 

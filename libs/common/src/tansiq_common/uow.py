@@ -72,6 +72,7 @@ class UnitOfWork:
 
     def _reset(self) -> None:
         self._seen: list[Aggregate] = []
+        self._seen_ids: set[int] = set()
         self._messages: list[OutboxMessage] = []
         self._audit: list[AuditEntry] = []
 
@@ -109,22 +110,25 @@ class UnitOfWork:
     async def savepoint(self) -> AsyncIterator[None]:
         """A part of the change that may fail alone (one row of an import): on an exception its
         rows roll back to the savepoint and so do the events and audit entries it collected."""
+        # Events recorded before the savepoint are drained into the messages first, so after a
+        # failure every event still on an aggregate was recorded inside it and is dropped.
+        self._drain_events()
         seen, messages, audit = len(self._seen), len(self._messages), len(self._audit)
-        pending = [len(aggregate.events) for aggregate in self._seen]
         try:
             async with self.session.begin_nested():
                 yield
         except BaseException:
-            for aggregate in self._seen[seen:]:
+            for aggregate in self._seen:
                 aggregate.events.clear()
-            for aggregate, count in zip(self._seen, pending, strict=False):
-                del aggregate.events[count:]
+            for aggregate in self._seen[seen:]:
+                self._seen_ids.discard(id(aggregate))
             del self._seen[seen:], self._messages[messages:], self._audit[audit:]
             raise
 
     def track(self, aggregate: Aggregate) -> None:
         """Collect the aggregate's events at commit."""
-        if not any(seen is aggregate for seen in self._seen):
+        if id(aggregate) not in self._seen_ids:
+            self._seen_ids.add(id(aggregate))
             self._seen.append(aggregate)
 
     def publish(self, event: DomainEvent | OutboxMessage) -> None:
@@ -141,16 +145,20 @@ class UnitOfWork:
     ) -> None:
         self._audit.append(AuditEntry(action, entity_type, str(entity_id), changed_fields))
 
+    def _drain_events(self) -> None:
+        for aggregate in self._seen:
+            if aggregate.events:
+                self._messages.extend(OutboxMessage.from_event(e) for e in aggregate.events)
+                aggregate.events.clear()
+
     async def flush_side_effects(self) -> None:
         """Write the collected events and audit rows into the open transaction."""
         await self._write_side_effects(self.session)
 
     async def _write_side_effects(self, session: AsyncSession) -> None:
         await session.flush()
-        for aggregate in self._seen:
-            while aggregate.events:
-                self.publish(aggregate.events.pop(0))
-        self._seen = []
+        self._drain_events()
+        self._seen, self._seen_ids = [], set()
         await write_outbox(session, self._messages)
         self._messages = []
         if self._audit:

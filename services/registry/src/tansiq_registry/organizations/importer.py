@@ -93,16 +93,17 @@ def parse_csv(text: str, *, max_rows: int) -> list[tuple[int, dict[str, str]]]:
     reader.fieldnames = header
     rows: list[tuple[int, dict[str, str]]] = []
     for row in reader:
-        if len(rows) >= max_rows:
-            raise UnprocessableEntity(
-                f"The file has more than {max_rows} rows; split it.", slug="import-too-large"
-            )
         if None in row:  # more cells than columns
             cells = {"_extra": "more cells than the header names"}
         else:
             cells = {k: (v or "").strip() for k, v in row.items()}
-        if any(cells.values()):
-            rows.append((reader.line_num, cells))
+        if not any(cells.values()):
+            continue  # blank lines (spreadsheets write them) count for nothing
+        if len(rows) >= max_rows:
+            raise UnprocessableEntity(
+                f"The file has more than {max_rows} rows; split it.", slug="import-too-large"
+            )
+        rows.append((reader.line_num, cells))
     return rows
 
 

@@ -239,7 +239,7 @@ class Organization(VersionedAggregate):
         """A new organization; `ancestors`: its parent and the parent's ancestors, nearest first."""
         org = cls(
             id=id,
-            kind=Kind(fields["kind"]),
+            kind=_kind(fields.get("kind")),
             names=Names(),
             scope=Scope.international,
             iati_org_type=90,
@@ -326,12 +326,7 @@ class Organization(VersionedAggregate):
             name = sorted(unknown)[0]
             raise _invalid(name, f"{name} cannot be set by a client.")
         if "kind" in fields:
-            if fields["kind"] is None:
-                raise _invalid("kind", "kind is required.")
-            try:
-                self.kind = Kind(fields["kind"])
-            except ValueError as exc:
-                raise _invalid("kind", f"unknown kind {fields['kind']!r}.") from exc
+            self.kind = _kind(fields["kind"])
         if "names" in fields:
             self.names = _names(fields["names"], self.names if partial else Names())
         if not (self.names.ar or self.names.en):
@@ -400,6 +395,15 @@ def ministry_of(org_id: str, scope: Scope, ancestors: Sequence[Link]) -> str | N
             break
         top = ancestor.id
     return top
+
+
+def _kind(value: Any) -> Kind:
+    if value is None or value == "":
+        raise _invalid("kind", "kind is required.")
+    try:
+        return Kind(value)
+    except ValueError as exc:
+        raise _invalid("kind", f"unknown kind {value!r}.") from exc
 
 
 def _names(value: Any, current: Names) -> Names:
