@@ -13,7 +13,7 @@ SERVICES := registry agreements engagements reporting
 STACK := bash ops/local/stack.sh
 WITH_ENV = eval "$$($(STACK) env)"; export AUTH_JWKS_FILE="$${AUTH_JWKS_FILE:-$(CURDIR)/.local/keys/jwks.json}";
 
-.PHONY: help install lock stack migrate seed dev-key up start stop test fuzz lint k8s-validate mutants
+.PHONY: help install lock stack migrate seed dev-key up start stop test fuzz lint k8s-validate bench mutants
 
 help:
 	@echo "make up     run PostgreSQL, Kafka and the four services in the foreground (Ctrl-C stops)"
@@ -23,6 +23,7 @@ help:
 	@echo "make lint   ruff, ruff format --check, mypy, import boundaries"
 	@echo "make mutants   mutation testing of the pure rules: kill rate per module ([tool.mutmut])"
 	@echo "make k8s-validate   deploy/ checked offline: overlays, schemas, policies, compose, alerts"
+	@echo "make bench  benchmarks against raw asyncpg baselines (not tests; about 10 minutes)"
 	@echo "make fuzz   the API fuzzer, deeper than in make test (FUZZ_EXAMPLES=300 per operation)"
 
 $(STAMP): requirements.lock
@@ -67,6 +68,21 @@ stop:
 test: install stack
 	@bash ops/local/browser.sh >/dev/null
 	@$(WITH_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Benchmarks (not tests): each scenario against the service and a raw Starlette + asyncpg app
+# doing the same work, in the same run, wrk/hey as load generators; bounded (about 10 minutes).
+# BENCH_ORGS=1000000 etc. for bigger data; see docs/performance.md.
+BENCH_ORGS ?= 100000
+BENCH_SECONDS ?= 8
+bench: install stack
+	@command -v wrk >/dev/null && command -v hey >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq wrk hey >/dev/null; }
+	@$(WITH_ENV) $(PY) benchmarks/bench.py --orgs $(BENCH_ORGS) --seconds $(BENCH_SECONDS)
+	@$(WITH_ENV) $(PY) benchmarks/agreements_bench.py --agreements 20000 --seconds $(BENCH_SECONDS)
+	@$(WITH_ENV) $(PY) benchmarks/engagements_bench.py --engagements 20000 \
+		--seconds $(BENCH_SECONDS) --batches 10 --batch 500 --messages 2000
+	@$(WITH_ENV) $(PY) benchmarks/reporting_bench.py --engagements 100000 --orgs 10000 \
+		--requests 500 --seconds 10
 
 # The fuzzer of `make test` (tests/fuzz) with many more cases, random data, and the known gaps
 # (tests/fuzz/known_gaps.py) failing too.
