@@ -63,6 +63,7 @@ async def test_import_refuses_a_bad_header_and_non_admins(client, admin, viewer,
         headers={**admin, "Content-Type": "text/csv"},
     )
     assert bad.status_code == 422
+    assert bad.json()["type"] == "urn:tansiq:problem:import-bad-header"
     assert bad.json()["unknown_columns"] == ["name", "colour"]
     denied = await client.post(
         "/v1/organizations/import",
@@ -70,6 +71,7 @@ async def test_import_refuses_a_bad_header_and_non_admins(client, admin, viewer,
         headers={**viewer, "Content-Type": "text/csv"},
     )
     assert denied.status_code == 403
+    assert denied.json()["type"] == "urn:tansiq:problem:role-not-allowed"
     assert await sql.fetchval("select count(*) from organizations") == 0
 
 

@@ -125,23 +125,30 @@ async def test_hierarchy_ministry_and_move_updates_descendants(client, admin, vi
 
 
 async def test_unknown_parent_and_reporting_line_are_422_and_write_nothing(client, admin, sql):
-    for body in (
-        {
-            "kind": "directorate",
-            "names": {"en": "D"},
-            "country": "QA",
-            "parent_id": str(uuid.uuid4()),
-        },
-        {
-            "kind": "directorate",
-            "names": {"en": "D"},
-            "country": "QA",
-            "reporting_lines": [{"org_id": str(uuid.uuid4()), "line": "technical"}],
-        },
+    for body, expected_field in (
+        (
+            {
+                "kind": "directorate",
+                "names": {"en": "D"},
+                "country": "QA",
+                "parent_id": str(uuid.uuid4()),
+            },
+            "parent_id",
+        ),
+        (
+            {
+                "kind": "directorate",
+                "names": {"en": "D"},
+                "country": "QA",
+                "reporting_lines": [{"org_id": str(uuid.uuid4()), "line": "technical"}],
+            },
+            "reporting_lines",
+        ),
     ):
         response = await client.post("/v1/organizations", json=body, headers=admin)
         assert response.status_code == 422
-        assert response.json()["errors"][0]["field"] in ("parent_id", "reporting_lines")
+        assert response.json()["type"] == "urn:tansiq:problem:validation-error"
+        assert [e["field"] for e in response.json()["errors"]] == [expected_field]
     assert await sql.fetchval("select count(*) from organizations") == 0
     assert await sql.fetchval("select count(*) from outbox") == 0
 
@@ -171,6 +178,7 @@ async def test_reporting_lines_and_designation_only_by_registry_admin(
         headers={**editor, "If-Match": '"1"'},
     )
     assert denied.status_code == 403
+    assert denied.json()["type"] == "urn:tansiq:problem:role-not-allowed"
     granted = await client.patch(
         f"/v1/organizations/{mofae['id']}",
         json={"designations": ["coordinating_body"]},
@@ -328,7 +336,7 @@ async def test_list_filters_and_pagination(client, viewer, create):
     ).status_code == 422
     assert (
         await client.get("/v1/organizations", params={"cursor": "garbage"}, headers=viewer)
-    ).status_code == 400
+    ).json()["type"] == "urn:tansiq:problem:invalid-cursor"
 
 
 async def test_bad_input_is_problem_json_and_writes_nothing(client, admin, create, sql):
@@ -382,16 +390,20 @@ async def test_bad_input_is_problem_json_and_writes_nothing(client, admin, creat
     assert await sql.fetchval("select count(*) from outbox") == 1
     missing = await client.get(f"/v1/organizations/{uuid.uuid4()}", headers=admin)
     assert missing.status_code == 404
+    assert missing.json()["type"] == "urn:tansiq:problem:organization-not-found"
     assert (await client.get("/v1/organizations/not-a-uuid", headers=admin)).status_code == 404
 
 
 async def test_auth_rules(client, auth_headers, create):
-    assert (await client.get("/v1/organizations")).status_code == 401
+    anonymous = await client.get("/v1/organizations")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["type"] == "urn:tansiq:problem:unauthorized"
     viewer = auth_headers(ADMIN_ORG, ["viewer"])
     denied = await client.post(
         "/v1/organizations", json={"kind": "ministry", "names": {"en": "M"}}, headers=viewer
     )
     assert denied.status_code == 403
+    assert denied.json()["type"] == "urn:tansiq:problem:role-not-allowed"
     integration = auth_headers(ADMIN_ORG, ["integration"])
     assert (await client.get("/v1/organizations", headers=integration)).status_code == 200
 
@@ -414,6 +426,7 @@ async def test_contacts_visible_to_government_users_and_never_in_events(
         f"/v1/organizations/{directorate['id']}/contacts", json=contact, headers=editor_elsewhere
     )
     assert refused.status_code == 403
+    assert refused.json()["type"] == "urn:tansiq:problem:contacts-forbidden"
     editor = auth_headers(ministry["id"], ["editor"], sub="editor-1")
     added = await client.post(
         f"/v1/organizations/{directorate['id']}/contacts", json=contact, headers=editor
@@ -443,6 +456,7 @@ async def test_contacts_visible_to_government_users_and_never_in_events(
         headers=admin,
     )
     assert bad.status_code == 422
+    assert [e["field"] for e in bad.json()["errors"]] == ["email"]
     # No personal data anywhere in events or audit rows.
     everything = json.dumps([dict(r) for r in await sql.fetch("select payload::text from outbox")])
     everything += json.dumps(
