@@ -98,14 +98,15 @@ WORDS: dict[str, tuple[str, str]] = {
         "the monthly trend.",
         "نسبة سجلات كل وزارة الخالية من ملاحظات مفتوحة أو مُقرّ بها؛ ويبيّن الخط الاتجاه الشهري.",
     ),
-    "overview.records": ("{n} records, {m} with findings", "{n} سجلاً، منها {m} عليها ملاحظات"),
+    # Counts as "label: n", which reads right for any n in both languages.
+    "overview.records": ("Records: {n} · with findings: {m}", "السجلات: {n} · عليها ملاحظات: {m}"),
     "overview.no_records": ("no records yet", "لا سجلات بعد"),
     "overview.open_by_rule": ("Open findings by rule", "الملاحظات المفتوحة حسب القاعدة"),
     "overview.open_by_ministry": (
         "Open findings by ministry and rule",
         "الملاحظات المفتوحة حسب الوزارة والقاعدة",
     ),
-    "overview.open_total": ("{n} open findings", "{n} ملاحظة مفتوحة"),
+    "overview.open_total": ("Open findings: {n}", "الملاحظات المفتوحة: {n}"),
     "overview.trend": ("Score by month", "النتيجة حسب الشهر"),
     # Findings
     "findings.title": ("Findings", "الملاحظات"),
@@ -120,7 +121,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "findings.records": ("Records involved", "السجلات المعنية"),
     "findings.partners": ("Partners", "الشركاء"),
     "findings.more": ("Load more", "تحميل المزيد"),
-    "findings.shown": ("{n} shown", "المعروض: {n}"),
+    "findings.shown": ("Shown: {n}", "المعروض: {n}"),
     "findings.choose": (
         "Choose a finding to see the records involved.",
         "اختر ملاحظة لعرض السجلات المعنية.",
@@ -163,13 +164,11 @@ WORDS: dict[str, tuple[str, str]] = {
         "contact held. Darker means more.",
         "كل خلية: أنشطة الوزارة واتفاقياتها مع الشريك، وآخر تواصل جرى. الأغمق يعني أكثر.",
     ),
-    "coverage.engagements": ("{n} engagements", "{n} نشاط"),
-    "coverage.agreements": ("{n} agreements", "{n} اتفاقية"),
     "coverage.last_contact": ("Last contact", "آخر تواصل"),
     "coverage.never": ("no contact held", "لا تواصل"),
     "coverage.cell": (
-        "{ministry} with {partner}: {e} engagements, {a} agreements; last contact {last}",
-        "{ministry} مع {partner}: {e} نشاط، {a} اتفاقية؛ آخر تواصل {last}",
+        "{ministry} with {partner}: engagements {e}, agreements {a}; last contact {last}",
+        "{ministry} مع {partner}: الأنشطة {e}، الاتفاقيات {a}؛ آخر تواصل {last}",
     ),
     "coverage.latest": ("Latest contact per ministry", "آخر تواصل لكل وزارة"),
     # Indicators
