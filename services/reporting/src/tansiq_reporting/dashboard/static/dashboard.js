@@ -751,6 +751,8 @@
       put(clear(detail), findingDetail(f, answer.etag, message));
       detail.dataset.id = f.id;
       detail.dataset.status = f.status;
+      // Stacked under the list (a tablet held upright): bring the drill-down into view.
+      if (!message && detail.getBoundingClientRect().top > window.innerHeight) detail.scrollIntoView({ block: "start" });
     }
 
     function findingDetail(f, etag, message) {
