@@ -35,6 +35,12 @@ PUBLIC = {
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
+    # The dashboard's pages and assets; its data comes from the API with the user's token.
+    ("GET", "/dashboard"),
+    ("GET", "/dashboard/{page}"),
+    ("GET", "/dashboard/static/{asset:path}"),
+    ("GET", "/dashboard/dev/organizations"),
+    ("POST", "/dashboard/dev/token"),
 }
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 HOME_ORG = "matrix-home-org"

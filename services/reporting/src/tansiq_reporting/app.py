@@ -8,6 +8,7 @@ from tansiq_common.events.relay import relay_component
 
 from tansiq_reporting import SERVICE
 from tansiq_reporting.consumer import reporting_consumer
+from tansiq_reporting.dashboard import router as dashboard_router
 from tansiq_reporting.findings.api import router as findings_router
 from tansiq_reporting.findings.schedule import evaluator_component
 from tansiq_reporting.indicators.api import router as indicators_router
@@ -21,7 +22,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     app = create_service_app(
         service=SERVICE,
         settings=settings,
-        routers=[findings_router, views_router, indicators_router],
+        routers=[findings_router, views_router, indicators_router, dashboard_router],
         components=[
             relay_component(SERVICE),
             consumer_component(directory_consumer()),
