@@ -20,6 +20,8 @@ from tansiq_reporting.readmodels.tables import rm_agreements, rm_engagements, rm
 from tansiq_reporting.views.access import findings_visible
 
 PAGE_ORDER = (findings.c.opened_at, findings.c.id)
+# The finding's state; the derived columns (anchor, record ids, access) serve WHERE clauses only.
+STATE = [findings.c[name] for name in MAPPER.columns()]
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def _conditions(f: FindingFilter) -> list[sa.ColumnElement[bool]]:
 def list_statement(
     principal: Principal, scope: OrgScope, f: FindingFilter, *, limit: int, cursor: str | None
 ) -> sa.Select[Any]:
-    stmt = sa.select(findings).where(findings_visible(principal, scope, findings), *_conditions(f))
+    stmt = sa.select(*STATE).where(findings_visible(principal, scope, findings), *_conditions(f))
     if cursor:
         stmt = stmt.where(after_cursor(PAGE_ORDER, cursor))
     return stmt.order_by(*PAGE_ORDER).limit(limit + 1)

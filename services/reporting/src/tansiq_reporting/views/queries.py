@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from aiokafka import TopicPartition
+from sqlalchemy.dialects.postgresql import ARRAY
 from tansiq_common.auth import OrgScope, Principal
 from tansiq_common.events.kafka import KafkaSecurity, admin_client, group_consumer
 from tansiq_common.pagination import after_cursor, split_page
@@ -42,6 +43,10 @@ def months_back(until: str, count: int) -> list[str]:
         if month == 0:
             year, month = year - 1, 12
     return found[::-1]
+
+
+def _texts(values: set[str]) -> Any:
+    return sa.cast(sorted(values), ARRAY(sa.Text))
 
 
 def score(records: int, flagged: int) -> float | None:
@@ -87,12 +92,13 @@ async def scorecards(
     if not rows:
         return [], None
     window = months_back(until, months)
+    # Arrays and a month range: one index scan over the page's cells (a list of row tuples
+    # would make the planner read every cell).
     trend_rows = await session.execute(
         sa.select(S.c.country, S.c.ministry_id, S.c.month, S.c.records, S.c.flagged).where(
-            sa.tuple_(S.c.country, S.c.ministry_id).in_(
-                [(row.country, row.ministry_id) for row in rows]
-            ),
-            S.c.month.in_(window),
+            S.c.country == sa.func.any(_texts({row.country for row in rows})),
+            S.c.ministry_id == sa.func.any(_texts({row.ministry_id for row in rows})),
+            S.c.month.between(window[0], window[-1]),
         )
     )
     by_month: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
