@@ -284,6 +284,7 @@ def test_invalid_fields_are_named_with_their_message(fields, error):
 
 KIND_ERRORS = [
     ({"kind": None}, {"field": "kind", "message": "kind is required."}),
+    ({"kind": ""}, {"field": "kind", "message": "kind is required."}),  # an empty CSV cell
     ({"kind": "castle"}, {"field": "kind", "message": "unknown kind 'castle'."}),
 ]
 
