@@ -224,13 +224,15 @@ async def _add(
         {**dict(zip(keys, key, strict=True)), **dict(zip(COUNTS, d, strict=True))}
         for key, d in deltas
     ]
-    stmt = insert(table).values(rows)
+    stmt = insert(table)
     c = table.c
+    # executemany: one compiled statement whatever the number of rows.
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[c[k] for k in keys],
             set_={name: c[name] + stmt.excluded[name] for name in COUNTS},
-        )
+        ),
+        rows,
     )
 
 
@@ -253,7 +255,7 @@ async def _add_coverage(
     ]
     if not rows:
         return
-    stmt = insert(coverage_cells).values(rows)
+    stmt = insert(coverage_cells)
     c = coverage_cells.c
     await session.execute(
         stmt.on_conflict_do_update(
@@ -263,7 +265,8 @@ async def _add_coverage(
                 "agreements": c.agreements + stmt.excluded.agreements,
                 "last_contact": sa.func.greatest(c.last_contact, stmt.excluded.last_contact),
             },
-        )
+        ),
+        rows,
     )
 
 
