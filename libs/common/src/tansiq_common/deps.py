@@ -122,3 +122,9 @@ def versioned(
     if location is not None:
         headers["Location"] = location
     return JSONResponse(body, status_code, headers=headers)
+
+
+def page(items: list[Any], next_cursor: str | None) -> JSONResponse:
+    """A list page of JSON-ready states, answered as it is: the route's `response_model`
+    documents it, and the states are already in that shape (no second validation per item)."""
+    return JSONResponse({"items": items, "next_cursor": next_cursor})

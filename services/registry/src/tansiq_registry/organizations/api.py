@@ -15,6 +15,7 @@ from tansiq_common.deps import (
     Scope,
     Uow,
     merge_patch_body,
+    page,
     versioned,
 )
 from tansiq_common.pagination import DEFAULT_LIMIT, Cursor, Limit
@@ -92,7 +93,7 @@ async def list_organizations(
     iati_identifier: str | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Bilingual search")] = None,
     include_archived: bool = False,
-) -> dict[str, Any]:
+) -> JSONResponse:
     f = queries.OrganizationFilter(
         kind=kind.value if kind else None,
         scope=scope.value if scope else None,
@@ -106,7 +107,7 @@ async def list_organizations(
         include_archived=include_archived,
     )
     orgs, next_cursor = await queries.list_organizations(session, f, limit=limit, cursor=cursor)
-    return {"items": [o.snapshot() for o in orgs], "next_cursor": next_cursor}
+    return page([o.snapshot() for o in orgs], next_cursor)
 
 
 @router.post(
