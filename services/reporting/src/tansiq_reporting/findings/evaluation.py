@@ -36,6 +36,7 @@ from tansiq_reporting.findings.rules import (
     engagement_access,
     evaluate_agreement,
     evaluate_engagement,
+    overlaps,
     went_through_coordinating_body,
 )
 from tansiq_reporting.readmodels import store
@@ -120,8 +121,16 @@ class Evaluator:
         orgs = _Orgs(self.session)
         engagements = await store.load_engagements(self.session, engagements_wanted)
         around = await self._neighbourhoods(engagements.values(), orgs)
-        # C3 is symmetric: the engagements around a changed one may gain or lose a pair too.
-        extra = {n.id: n for ns in around.values() for n in ns if n.id not in engagements}
+        for ns in around.values():
+            await orgs.need(i for n in ns for i in n.org_ids)
+        # C3 is symmetric: an engagement that now pairs with a changed one gains a finding too.
+        # (One that paired with it before names it in its finding: `anchors_naming` above.)
+        extra = {
+            o.other.id: o.other
+            for e in engagements.values()
+            for o in overlaps(e, around.get(e.id, ()), orgs.known, self.params)
+            if o.other.id not in engagements
+        }
         around.update(await self._neighbourhoods(extra.values(), orgs))
         engagements.update(extra)
         for ns in around.values():
