@@ -4,7 +4,9 @@ rebuilds them, see tansiq_reporting.rebuild).
 Each event fills its replica and marks the records it touched *due*, in its own transaction,
 and wakes the evaluator (NOTIFY), which re-evaluates due records in batches right after
 (`findings.schedule`): evaluating a whole batch at once costs a fraction of evaluating each
-event alone. Marking and evaluating take the same lock, so no mark is ever lost.
+event alone. The consumer never waits for the evaluator: it writes the records and their mark,
+the evaluator their findings, counters and re-check times, and clears a mark only on the
+version it evaluated.
 
 Organizations: the replica derives each one's ministry and coordinating-body standing from the
 hierarchy it holds, recomputed for the whole subtree when an organization moves; every record
@@ -30,7 +32,7 @@ from tansiq_common.events.contracts import (
 )
 from tansiq_common.events.envelope import Envelope
 
-from tansiq_reporting.findings.evaluation import DUE_CHANNEL, lock_evaluation
+from tansiq_reporting.findings.evaluation import DUE_CHANNEL
 from tansiq_reporting.readmodels import store
 from tansiq_reporting.readmodels.model import (
     Org,
@@ -64,7 +66,6 @@ def _standing(org: Org | None) -> tuple[object, ...] | None:
 
 class ReportingHandlers:
     async def organization(self, session: AsyncSession, envelope: Envelope) -> None:
-        await lock_evaluation(session)
         org = organization_from_event(envelope.data)
         try:
             previous = await store.upsert_organization(session, org, int(envelope.data["version"]))
@@ -86,7 +87,6 @@ class ReportingHandlers:
         await self._fresh(session, envelope)
 
     async def agreement(self, session: AsyncSession, envelope: Envelope) -> None:
-        await lock_evaluation(session)
         a = agreement_from_event(envelope.data)
         try:
             superseded_before = await store.upsert_agreement(session, a)
@@ -99,7 +99,6 @@ class ReportingHandlers:
         await self._fresh(session, envelope)
 
     async def engagement(self, session: AsyncSession, envelope: Envelope) -> None:
-        await lock_evaluation(session)
         e = engagement_from_event(envelope.data)
         try:
             linked_before = await store.upsert_engagement(session, e)

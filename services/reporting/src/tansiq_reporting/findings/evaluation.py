@@ -222,6 +222,7 @@ class Evaluator:
                 findings = states.get(ev.record, ())
                 changes[ev.record.id] = _counted(ev, record, findings, orgs)
             await record_counts(self.session, kind, changes, before)
+            await store.clear_due(self.session, kind, [(r.id, r.version) for _, r in mine])
 
 
 def _counted(
@@ -263,14 +264,20 @@ def _counted(
 async def due_records(
     session: AsyncSession, now: datetime, limit: int
 ) -> tuple[list[str], list[str]]:
-    """The records whose re-check time has come, oldest first."""
+    """The records an event marked due, then those whose re-check time has come."""
     found = []
     for table in (rm_agreements, rm_engagements):
-        rows = await session.execute(
-            sa.select(table.c.id)
-            .where(table.c.recheck_at <= now)
-            .order_by(table.c.recheck_at, table.c.id)
-            .limit(limit)
+        marked = await session.execute(
+            sa.select(table.c.id).where(table.c.due).order_by(table.c.id).limit(limit)
         )
-        found.append([row.id for row in rows])
+        ids = [row.id for row in marked]
+        if len(ids) < limit:
+            timed = await session.execute(
+                sa.select(table.c.id)
+                .where(table.c.recheck_at <= now, table.c.due.is_(False))
+                .order_by(table.c.recheck_at, table.c.id)
+                .limit(limit - len(ids))
+            )
+            ids += [row.id for row in timed]
+        found.append(ids)
     return found[0], found[1]

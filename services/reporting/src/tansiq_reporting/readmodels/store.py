@@ -34,10 +34,6 @@ from tansiq_reporting.readmodels.tables import (
 TEXT_ARRAY = ARRAY(sa.Text)
 
 
-# The re-check time of a record that is due now, whatever the clock says.
-DUE_NOW: sa.ColumnElement[Any] = sa.literal_column("'-infinity'::timestamptz")
-
-
 class NotNewer(Exception):
     """The replica already holds this version of the record or a newer one."""
 
@@ -229,7 +225,7 @@ def _agreement_values(a: Agreement) -> dict[str, Any]:
         "updated_at": a.updated_at,
         "applied_at": sa.func.now(),
         # Due for the evaluator (see mark_due).
-        "recheck_at": DUE_NOW,
+        "due": True,
     }
 
 
@@ -380,7 +376,7 @@ def _engagement_values(e: Engagement) -> dict[str, Any]:
         "created_at": e.created_at,
         "updated_at": e.updated_at,
         "applied_at": sa.func.now(),
-        "recheck_at": DUE_NOW,
+        "due": True,
     }
 
 
@@ -519,16 +515,35 @@ async def mark_due(
     session: AsyncSession, agreement_ids: Iterable[str], engagement_ids: Iterable[str]
 ) -> None:
     """Have the evaluator's next pass evaluate these records (during a rebuild: the pass that
-    ends it)."""
+    ends it). The consumer sets the mark; only the evaluator clears it, and only on the
+    version it evaluated, so a change made meanwhile is evaluated too."""
     for table, ids in ((rm_agreements, agreement_ids), (rm_engagements, engagement_ids)):
         wanted = sorted({i for i in ids if i})
         if wanted:
-            await session.execute(
-                sa.update(table).where(table.c.id.in_(wanted)).values(recheck_at=DUE_NOW)
-            )
+            await session.execute(sa.update(table).where(table.c.id.in_(wanted)).values(due=True))
 
 
 async def set_aside(session: AsyncSession, kind: str, record_id: str, until: datetime) -> None:
     """Leave a record alone until `until` (its evaluation failed)."""
     table = rm_agreements if kind == "agreement" else rm_engagements
-    await session.execute(sa.update(table).where(table.c.id == record_id).values(recheck_at=until))
+    await session.execute(
+        sa.update(table).where(table.c.id == record_id).values(due=False, recheck_at=until)
+    )
+
+
+async def clear_due(session: AsyncSession, kind: str, evaluated: Iterable[tuple[str, int]]) -> None:
+    """Clear the due mark of the records evaluated, unless a newer version arrived meanwhile."""
+    rows = [{"b_id": record_id, "b_version": version} for record_id, version in evaluated]
+    if not rows:
+        return
+    table = rm_agreements if kind == "agreement" else rm_engagements
+    await session.execute(
+        sa.update(table)
+        .where(
+            table.c.id == sa.bindparam("b_id"),
+            table.c.version == sa.bindparam("b_version"),
+            table.c.due,
+        )
+        .values(due=False),
+        rows,
+    )

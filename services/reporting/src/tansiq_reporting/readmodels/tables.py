@@ -31,6 +31,8 @@ def _counted() -> list[sa.Column[object]]:
         sa.Column("coordinated", sa.Boolean, nullable=False, server_default=sa.false()),
         # When the time-triggered rules could next change their answer for this record.
         sa.Column("recheck_at", sa.DateTime(timezone=True), nullable=True),
+        # An event changed the record (or one it depends on): evaluate it.
+        sa.Column("due", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column(
             "applied_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
@@ -88,6 +90,7 @@ rm_agreements = sa.Table(
 )
 sa.Index("ix_rm_agreements_org_ids", rm_agreements.c.org_ids, postgresql_using="gin")
 sa.Index("ix_rm_agreements_supersedes", rm_agreements.c.supersedes)
+sa.Index("ix_rm_agreements_due", rm_agreements.c.id, postgresql_where=rm_agreements.c.due)
 sa.Index(
     "ix_rm_agreements_recheck_at",
     rm_agreements.c.recheck_at,
@@ -136,6 +139,7 @@ rm_engagements = sa.Table(
 sa.Index("ix_rm_engagements_org_ids", rm_engagements.c.org_ids, postgresql_using="gin")
 sa.Index("ix_rm_engagements_agreement_ids", rm_engagements.c.agreement_ids, postgresql_using="gin")
 sa.Index("ix_rm_engagements_start", rm_engagements.c.start)
+sa.Index("ix_rm_engagements_due", rm_engagements.c.id, postgresql_where=rm_engagements.c.due)
 sa.Index(
     "ix_rm_engagements_recheck_at",
     rm_engagements.c.recheck_at,
