@@ -21,7 +21,6 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from tansiq_common.events.consumer import ConsumerSpec
 from tansiq_common.events.contracts import (
@@ -40,7 +39,7 @@ from tansiq_reporting.readmodels.model import (
     engagement_from_event,
     organization_from_event,
 )
-from tansiq_reporting.readmodels.tables import READ_MODEL_TABLES, topic_freshness
+from tansiq_reporting.readmodels.tables import READ_MODEL_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -123,19 +122,25 @@ class ReportingHandlers:
     async def _fresh(self, session: AsyncSession, envelope: Envelope) -> None:
         """The topic's last applied event, for /v1/freshness."""
         topic = next((t for t in TOPICS if envelope.topic.endswith(t)), envelope.topic)
-        values = {
-            "last_event_id": envelope.id,
-            "last_event_type": envelope.type,
-            "last_event_time": envelope.time,
-            "last_applied_at": sa.func.now(),
-        }
-        stmt = insert(topic_freshness).values(topic=topic, events_applied=1, **values)
         await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[topic_freshness.c.topic],
-                set_={**values, "events_applied": topic_freshness.c.events_applied + 1},
-            )
+            FRESH,
+            {
+                "topic": topic,
+                "event_id": envelope.id,
+                "event_type": envelope.type,
+                "event_time": envelope.time,
+            },
         )
+
+
+# Built once: every event runs it.
+FRESH = sa.text(
+    "INSERT INTO topic_freshness (topic, last_event_id, last_event_type, last_event_time, "
+    "last_applied_at, events_applied) VALUES (:topic, :event_id, :event_type, :event_time, "
+    "now(), 1) ON CONFLICT (topic) DO UPDATE SET last_event_id = EXCLUDED.last_event_id, "
+    "last_event_type = EXCLUDED.last_event_type, last_event_time = EXCLUDED.last_event_time, "
+    "last_applied_at = now(), events_applied = topic_freshness.events_applied + 1"
+).bindparams(sa.bindparam("event_time", type_=sa.DateTime(timezone=True)))
 
 
 def reporting_consumer(contracts: dict[str, TopicContract] | None = None) -> ConsumerSpec:

@@ -9,7 +9,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from tansiq_common.codec import to_json
 from tansiq_common.events.consumer import apply_if_newer
@@ -223,9 +222,6 @@ def _agreement_values(a: Agreement) -> dict[str, Any]:
         "visibility": a.visibility,
         "created_at": a.created_at,
         "updated_at": a.updated_at,
-        "applied_at": sa.func.now(),
-        # Due for the evaluator (see mark_due).
-        "due": True,
     }
 
 
@@ -250,6 +246,38 @@ def agreement_from_row(row: Any) -> Agreement:
     )
 
 
+_UPSERTS: dict[tuple[str, str], sa.TextualSelect] = {}
+
+
+def _upsert_statement(table: sa.Table, columns: list[str], remember: str) -> sa.TextualSelect:
+    """`apply_if_newer` that also marks the record due and returns `remember` as it was
+    before, as one statement built once per table (an event's cost is its round trip, not
+    building SQL)."""
+    key = (table.name, remember)
+    if key not in _UPSERTS:
+        names = ["id", "version", *columns]
+        quoted = [f'"{name}"' for name in names]
+        sets = ", ".join(f"{q} = EXCLUDED.{q}" for q in quoted[1:])
+        # Names of our own table's columns only, never a value.
+        sql = (
+            f'WITH before AS (SELECT "{remember}" AS value FROM {table.name} WHERE id = :id), '  # noqa: S608
+            f"upsert AS (INSERT INTO {table.name} ({', '.join(quoted)}, applied_at, due) "
+            f"VALUES ({', '.join(':' + name for name in names)}, now(), true) "
+            f"ON CONFLICT (id) DO UPDATE SET {sets}, applied_at = now(), due = true "
+            f"WHERE {table.name}.version < EXCLUDED.version RETURNING 1) "
+            "SELECT (SELECT value FROM before) AS previous, "
+            "(SELECT count(*) FROM upsert) AS applied"
+        )
+        _UPSERTS[key] = (
+            sa.text(sql)
+            .bindparams(*(sa.bindparam(name, type_=table.c[name].type) for name in names))
+            .columns(
+                sa.column("previous", table.c[remember].type), sa.column("applied", sa.Integer)
+            )
+        )
+    return _UPSERTS[key]
+
+
 async def _upsert(
     session: AsyncSession,
     table: sa.Table,
@@ -258,28 +286,10 @@ async def _upsert(
     values: dict[str, Any],
     remember: sa.Column[Any],
 ) -> Any:
-    """`apply_if_newer` in one statement that also returns `remember` as it was before (None
-    when the record is new). Raises NotNewer when the stored version is as new or newer."""
-    row = {**values, "id": record_id, "version": version}
-    ins = pg_insert(table).values(row)
-    upsert = (
-        ins.on_conflict_do_update(
-            index_elements=[table.c.id],
-            set_={name: ins.excluded[name] for name in row if name != "id"},
-            where=table.c.version < ins.excluded.version,
-        )
-        .returning(sa.literal(1).label("applied"))
-        .cte("upsert")
-    )
-    before = sa.select(remember.label("value")).where(table.c.id == record_id).cte("before")
-    result = (
-        await session.execute(
-            sa.select(
-                sa.select(before.c.value).scalar_subquery().label("previous"),
-                sa.select(sa.func.count()).select_from(upsert).scalar_subquery().label("applied"),
-            )
-        )
-    ).one()
+    """Store a record's state unless the stored version is as new or newer (NotNewer), mark it
+    due, and return `remember` as it was before (None when the record is new)."""
+    stmt = _upsert_statement(table, sorted(values), str(remember.name))
+    result = (await session.execute(stmt, {**values, "id": record_id, "version": version})).one()
     if not result.applied:
         raise NotNewer
     return result.previous
@@ -375,8 +385,6 @@ def _engagement_values(e: Engagement) -> dict[str, Any]:
         "external_id": e.external_id,
         "created_at": e.created_at,
         "updated_at": e.updated_at,
-        "applied_at": sa.func.now(),
-        "due": True,
     }
 
 
