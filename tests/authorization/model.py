@@ -66,3 +66,65 @@ class Route:
 
     def targets(self) -> tuple[Target, ...]:
         return TARGETS if self.scoped else ("own",)
+
+
+@dataclass(frozen=True)
+class Organization:
+    """A body as the services' organization replica holds it."""
+
+    kind: str
+    country: str | None = None
+    parent: str | None = None  # the key of its parent
+    coordinating_body: bool = False
+
+
+# The demo-like organizations the tables of the services beside the registry act on: Qatar's
+# Ministry of Education (the callers' home) and a directorate under it, another Qatari ministry,
+# the ICD under the Ministry of Foreign Affairs (Qatar's coordinating body); a Syrian ministry
+# and Syria's coordinating body; two UN entities.
+ORGANIZATIONS: dict[str, Organization] = {
+    "qa-mehe": Organization("ministry", "QA"),
+    "qa-mehe-dir": Organization("directorate", "QA", parent="qa-mehe"),
+    "qa-moph": Organization("ministry", "QA"),
+    "qa-mofa": Organization("ministry", "QA"),
+    "qa-mofa-icd": Organization("directorate", "QA", parent="qa-mofa", coordinating_body=True),
+    "sy-mlae": Organization("ministry", "SY"),
+    "sy-mofae": Organization("ministry", "SY", coordinating_body=True),
+    "unesco": Organization("un_entity"),
+    "undp": Organization("un_entity"),
+}
+
+
+async def install_organizations(db: Any) -> dict[str, str]:
+    """Writes ORGANIZATIONS into the service's replica (as its consumer would); key → id."""
+    import uuid
+
+    from tansiq_common.auth import apply_organization_event
+
+    ids = {key: str(uuid.uuid4()) for key in ORGANIZATIONS}
+
+    def ministry_of(key: str) -> str | None:
+        org = ORGANIZATIONS[key]
+        if org.country is None:
+            return None
+        return ministry_of(org.parent) if org.parent else ids[key]
+
+    @dataclass
+    class _Event:
+        data: dict[str, Any]
+
+    async with db.sessionmaker() as session, session.begin():
+        for key, org in ORGANIZATIONS.items():
+            data = {
+                "id": ids[key],
+                "version": 1,
+                "kind": org.kind,
+                "country": org.country,
+                "scope": "national" if org.country else "international",
+                "parent_id": ids[org.parent] if org.parent else None,
+                "ministry_id": ministry_of(key),
+                "designations": ["coordinating_body"] if org.coordinating_body else [],
+                "status": "active",
+            }
+            await apply_organization_event(session, _Event(data))
+    return ids

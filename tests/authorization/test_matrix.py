@@ -33,7 +33,7 @@ PUBLIC = {
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
 }
-TABLES = ("registry",)
+TABLES = ("registry", "agreements", "engagements", "reporting")
 
 
 def app_routes(app: Any) -> set[tuple[str, str]]:
@@ -92,6 +92,33 @@ async def test_registry_routes_answer_as_the_table_says(registry_world, auth_hea
     from .registry import ROUTES
 
     app, world = registry_world
+    await _check(app, world, ROUTES, auth_headers)
+
+
+async def _world(build_service_app: Any, service: str) -> Any:
+    """The service's app on its emptied test database, and the table's world loaded in it."""
+    from tansiq_common.db import Database
+
+    module = importlib.import_module(f"tests.authorization.{service}")
+    app, settings = await build_service_app(service)
+    await databases.truncate_all(settings.database_url)
+    db = Database(settings.database_url)
+    world = module.World(db)
+    await world.load()
+    return app, world, db
+
+
+@pytest.fixture
+async def agreements_world(build_service_app):
+    app, world, db = await _world(build_service_app, "agreements")
+    yield app, world
+    await db.dispose()
+
+
+async def test_agreements_routes_answer_as_the_table_says(agreements_world, auth_headers):
+    from .agreements import ROUTES
+
+    app, world = agreements_world
     await _check(app, world, ROUTES, auth_headers)
 
 
