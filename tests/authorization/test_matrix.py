@@ -33,7 +33,7 @@ PUBLIC = {
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
 }
-TABLES = ("registry", "agreements", "engagements", "reporting")
+TABLES = ("registry", "agreements")
 
 
 def app_routes(app: Any) -> set[tuple[str, str]]:
