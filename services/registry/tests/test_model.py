@@ -367,6 +367,18 @@ def test_an_organization_needs_a_name_even_when_names_are_not_sent():
     assert error == {"field": "names", "message": "An Arabic or an English name is required."}
 
 
+def test_an_organization_needs_a_kind_even_when_none_is_sent():
+    error = error_of(
+        Organization.register,
+        id="o1",
+        fields={"names": {"en": "Somewhere"}},
+        home_countries=HOME,
+        ancestors=[],
+        now=NOW,
+    )
+    assert error == {"field": "kind", "message": "kind is required."}
+
+
 def test_the_first_unknown_field_in_name_order_is_named():
     assert error_of(register, zeta=1, alpha=2)["field"] == "alpha"
 
