@@ -309,10 +309,14 @@ async def reads(url: str, base: str, token: str, args: argparse.Namespace) -> No
         "/v1/coverage",
     ))  # fmt: skip
     for name, served, computed, timings, path in checks:
-        latencies = await drive(base, token, path, args.concurrency, args.requests)
+        one = await drive(base, token, path, 1, args.requests // 2)
+        many = await drive(base, token, path, args.concurrency, args.requests)
         same = "same answer" if served == computed else "DIFFERENT ANSWER"
-        print(f"  {name:<11} service: {percentiles(latencies)}")
-        print(f"  {'':<11} plain SQL: {percentiles(timings)}  ({same}, {len(served)} rows)")
+        print(f"  {name:<11} service, 1 client:  {percentiles(one)}")
+        print(f"  {'':<11} service, {args.concurrency} clients: {percentiles(many)}")
+        print(
+            f"  {'':<11} plain SQL:          {percentiles(timings)}  ({same}, {len(served)} rows)"
+        )
 
 
 async def writes(url: str, prefix: str, bootstrap: str, args: argparse.Namespace) -> None:
