@@ -5,6 +5,7 @@ it started from — findings (ids, versions, times, decisions), replicas and cou
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from tansiq_common.auth import OrgScope, Principal
 from tansiq_common.events.consumer import ConsumerRunner, ConsumerSettings, running_consumer
-from tansiq_common.events.topics import dlq_name
+from tansiq_common.events.topics import dlq_name, ensure_topics
 from tansiq_common.schema import outbox
 from tansiq_common.testing.kafka import read_topic
 from tansiq_common.uow import UnitOfWork
@@ -159,6 +160,10 @@ async def test_events_from_the_broker_and_a_rebuild_that_changes_nothing(
     reporting_settings,
 ):
     published = list(world.published)
+    # Topics of this test alone: other tests of the run publish on the run's topics too.
+    topic_prefix = f"{topic_prefix}rebuild{uuid.uuid4().hex[:6]}."
+    await ensure_topics(kafka_bootstrap, topic_prefix)
+    reporting_settings = reporting_settings.model_copy(update={"topic_prefix": topic_prefix})
     forged = Published(published[-1].topic, "updated", {**published[-1].state, "version": 99})
     await produce(kafka_bootstrap, topic_prefix, published, forged)
     spec = reporting_consumer()
