@@ -35,7 +35,7 @@ def _hex(number: int, width: int) -> str:
     return format(number, f"0{width}x")
 
 
-async def _wait_for(predicate, timeout_s: float = 60):
+async def _wait_for(predicate, timeout_s: float = 180):
     deadline = asyncio.get_running_loop().time() + timeout_s
     while asyncio.get_running_loop().time() < deadline:
         found = predicate()

@@ -51,7 +51,7 @@ def start_service(
     env: Mapping[str, str],
     log_dir: Path,
     *,
-    ready_timeout: float = 30,
+    ready_timeout: float = 120,  # a loaded CI machine starts four services slowly
 ) -> ServiceProcess:
     """Start `tansiq_<name>` under uvicorn on a free port; return once /health/ready is 200."""
     port = free_port()
