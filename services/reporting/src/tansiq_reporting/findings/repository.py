@@ -27,6 +27,7 @@ class FindingRepository(VersionedRepository[Finding]):
             "anchor_type": f.anchor.type,
             "anchor_id": f.anchor.id,
             "record_ids": sorted({r.id for r in f.records}),
+            "other_record_ids": sorted({r.id for r in f.records[1:]} - {f.anchor.id}),
             "visibility": f.access.visibility,
             "owner_ministry_id": f.access.owner_ministry_id,
             "party_org_ids": list(f.access.party_org_ids),
@@ -95,9 +96,11 @@ class FindingRepository(VersionedRepository[Finding]):
         if not ids:
             return set()
         t = findings
+        # The partial index's own conditions, so it serves whatever the plan.
         rows = await self.session.execute(
             sa.select(t.c.anchor_type, t.c.anchor_id).where(
-                t.c.record_ids.overlap(sa.cast(ids, t.c.record_ids.type)),
+                t.c.other_record_ids.overlap(sa.cast(ids, t.c.other_record_ids.type)),
+                t.c.other_record_ids != sa.text("'{}'"),
                 t.c.status != "resolved",
             )
         )

@@ -36,6 +36,8 @@ findings = sa.Table(
     sa.Column("anchor_type", sa.Text, nullable=False),
     sa.Column("anchor_id", sa.Text, nullable=False),
     sa.Column("record_ids", ARRAY(sa.Text), nullable=False),
+    # The records named besides the anchor (C3's other engagements; empty for other rules).
+    sa.Column("other_record_ids", ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Column("visibility", sa.Text, nullable=False),
     sa.Column("owner_ministry_id", sa.Text, nullable=True),
     sa.Column("party_org_ids", ARRAY(sa.Text), nullable=False, server_default="{}"),
@@ -44,6 +46,15 @@ findings = sa.Table(
 sa.Index("ix_findings_anchor", findings.c.anchor_id, findings.c.anchor_type)
 sa.Index("ix_findings_record_ids", findings.c.record_ids, postgresql_using="gin")
 sa.Index("ix_findings_partner_ids", findings.c.partner_ids, postgresql_using="gin")
+# Small: only the findings that name other records and hold.
+sa.Index(
+    "ix_findings_other_record_ids",
+    findings.c.other_record_ids,
+    postgresql_using="gin",
+    postgresql_where=sa.and_(
+        findings.c.other_record_ids != sa.text("'{}'"), findings.c.status != "resolved"
+    ),
+)
 # The list's keyset order within a country (the coordinator's boundary), and by ministry.
 sa.Index("ix_findings_country_page", findings.c.country, findings.c.opened_at, findings.c.id)
 sa.Index("ix_findings_ministry_page", findings.c.ministry_id, findings.c.opened_at, findings.c.id)
