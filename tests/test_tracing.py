@@ -20,6 +20,7 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from tansiq_common import tracing
+from tansiq_common.events.topics import ensure_topics
 from tansiq_common.testing import databases
 from tansiq_common.testing.kafka import read_topic
 from tansiq_common.testing.plugin import running_app
@@ -48,10 +49,17 @@ async def _wait_for(predicate, timeout_s: float = 180):
 async def test_a_writes_trace_reaches_the_consuming_services_span(
     build_service_app, kafka_topics, kafka_bootstrap, topic_prefix, auth_headers
 ):
+    # Topics of this test alone: the consumer would otherwise read every earlier test's events.
+    topic_prefix = f"{topic_prefix}trace{uuid.uuid4().hex[:6]}."
+    await ensure_topics(kafka_bootstrap, topic_prefix)
     exporter = InMemorySpanExporter()
     with tracing.exporting_to(exporter):
-        registry, registry_settings = await build_service_app("registry", run_relay=True)
-        agreements, _ = await build_service_app("agreements", run_consumers=True)
+        registry, registry_settings = await build_service_app(
+            "registry", run_relay=True, topic_prefix=topic_prefix
+        )
+        agreements, _ = await build_service_app(
+            "agreements", run_consumers=True, topic_prefix=topic_prefix
+        )
         admin = auth_headers(str(uuid.uuid4()), ["registry_admin"], sub="tracer")
         name = f"Traced ministry {uuid.uuid4().hex[:8]}"
         async with running_app(agreements), running_app(registry) as client:

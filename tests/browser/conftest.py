@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from tansiq_common.auth.devkeys import ensure_dev_key, mint_token
+from tansiq_common.events.topics import ensure_topics
 from tansiq_common.testing.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -195,6 +197,10 @@ async def dashboard_stack(
     _, jwks_file = ensure_dev_key(keys_dir)
     log_dir = tmp_path_factory.mktemp("logs")
     ports = {name: free_port() for name in SERVICES}
+    # Topics of this stack alone: other tests publish their own organizations (the demo's
+    # source keys among them) on the run's topics, and reporting reads its topics from the start.
+    topic_prefix = f"{topic_prefix}dashboard{uuid.uuid4().hex[:6]}."
+    await ensure_topics(kafka_bootstrap, topic_prefix)
     env = {
         "TANSIQ_ENV": "development",
         "TOPIC_PREFIX": topic_prefix,

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiokafka import AIOKafkaProducer
 from tansiq_common.db import Database
+from tansiq_common.events.topics import ensure_topics
 from tansiq_engagements.demo import DEMO_ENGAGEMENTS, every_org_key, seed
 
 from .conftest import outbox
@@ -164,6 +165,10 @@ async def test_the_seed_finds_the_organizations_on_the_registrys_topic(
     forged = {**org_state("demo:qa-qfsw"), "id": str(uuid.uuid4()), "version": 99}
     forged_event = registry_event(forged)
     forged_event[2][2] = ("ce_source", b"/tansiq/agreements")
+    # Topics of this test alone: other tests of the run publish the registry's demo
+    # organizations (with other ids) on the run's topics too.
+    topic_prefix = f"{topic_prefix}seed{uuid.uuid4().hex[:6]}."
+    await ensure_topics(kafka_bootstrap, topic_prefix)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     try:
@@ -178,7 +183,9 @@ async def test_the_seed_finds_the_organizations_on_the_registrys_topic(
         )
     finally:
         await producer.stop()
-    settings = engagements_settings.model_copy(update={"demo_wait_s": 20.0})
+    settings = engagements_settings.model_copy(
+        update={"demo_wait_s": 20.0, "topic_prefix": topic_prefix}
+    )
     report = await seed(db, settings)
     assert report["errors"] == []
     assert report["created"] == len(DEMO_ENGAGEMENTS)

@@ -9,8 +9,11 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from tansiq_common.problems import problem_type
 from tansiq_common.schema import audit_log, outbox
+from tansiq_reporting.consumer import CONSUMER_NAME
 from tansiq_reporting.findings.rules import RecordRef, finding_id
 
 from .world import World
@@ -391,9 +394,44 @@ def test_csv_cells_that_spreadsheets_would_run_are_escaped():
     ]
 
 
+async def _unread_by_group(bootstrap: str, group: str, topics: list[str]) -> dict[str, int]:
+    """What the broker says the group has not committed yet, per topic (the lag's oracle)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        described = await admin.describe_topics(topics)
+        unread = {}
+        for topic in described:
+            partitions = [
+                TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]
+            ]
+            ends = await consumer.end_offsets(partitions)
+            unread[topic["topic"]] = sum(
+                end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items()
+            )
+        return unread
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
 async def test_freshness_names_each_topic_last_event_and_lag(
-    client, auth_headers, case, kafka_topics
+    client, auth_headers, case, kafka_topics, kafka_bootstrap, topic_prefix
 ):
+    # Two events the reporting group has not read (other tests publish on these topics too).
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for n in range(2):
+            await producer.send_and_wait(
+                f"{topic_prefix}engagements.engagement.v1", value=b"{}", key=str(n).encode()
+            )
+    finally:
+        await producer.stop()
+    client.app.state.reporting_lag_probe = None  # no figure cached by an earlier test
     r = await client.get("/v1/freshness", headers=auth_headers(case["icd"], ["viewer"]))
     assert r.status_code == 200, r.text
     topics = {t["topic"]: t for t in r.json()["items"]}
@@ -408,5 +446,12 @@ async def test_freshness_names_each_topic_last_event_and_lag(
         "tansiq.engagements.engagement.created.v1"
     )
     assert topics["engagements.engagement.v1"]["age_seconds"] >= 0
-    # Nothing was published on the run's topics: the group is behind by nothing.
-    assert {t["consumer_lag"] for t in topics.values()} == {0}
+    unread = await _unread_by_group(
+        kafka_bootstrap,
+        f"{topic_prefix}reporting.{CONSUMER_NAME}",
+        [f"{topic_prefix}{t}" for t in topics],
+    )
+    assert {t: topics[t]["consumer_lag"] for t in topics} == {
+        t[len(topic_prefix) :]: n for t, n in unread.items()
+    }
+    assert topics["engagements.engagement.v1"]["consumer_lag"] >= 2
