@@ -1,4 +1,4 @@
-"""Event backbone commands: `tansiq replay <consumer>` and
+"""Event backbone commands: `tansiq replay reporting|<consumer>` and
 `tansiq events topics|asyncapi|relay|redrive`."""
 
 from __future__ import annotations
@@ -76,12 +76,38 @@ def _find_consumer(name: str, service: str | None) -> tuple[str, Any, Any]:
 
 
 def replay(
-    consumer: str = typer.Argument(..., help="The consumer's name, e.g. agreements.organizations."),
-    service: str = typer.Option(None, help="The service running it (default: search them all)."),
+    consumer: str = typer.Argument(
+        ...,
+        help="What to rebuild: `reporting` (the reporting service: every read model, counter "
+        "and finding), or a consumer's name, e.g. organizations.",
+    ),
+    service: str = typer.Option(
+        None, help="The service running the consumer (default: search them all)."
+    ),
 ) -> None:
-    """Rebuild a consumer's read models from the beginning of its topics."""
+    """Rebuild read models from the beginning of their topics.
+
+    `tansiq replay reporting` rebuilds the reporting service whole (what
+    `python -m tansiq_reporting.rebuild` runs): its replicas and counters from
+    the three domain topics, then every finding re-evaluated on the complete
+    replicas. The service may keep running meanwhile. A finding that still
+    holds keeps its row as it was (id, version, decisions), so a rebuild of
+    sound replicas changes nothing.
+
+    Any other name replays that consumer's tables alone, e.g.
+    `tansiq replay organizations --service agreements`.
+    """
     from tansiq_common.db import Database
     from tansiq_common.events.replay import replay as run_replay
+
+    if service in (None, "reporting"):
+        from tansiq_reporting import rebuild
+
+        # The reporting consumer's replicas are judged by the evaluator: a plain replay would
+        # leave findings and counters behind, so its name means the service's full rebuild.
+        if consumer in rebuild.CONSUMERS:
+            rebuild.main([])
+            return
 
     owner, spec, settings = _find_consumer(consumer, service)
 
