@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from tansiq_reporting.findings.rules import (
     Access,
+    Candidate,
+    Outcome,
     RecordRef,
     Rule,
     RuleParameters,
@@ -499,3 +501,376 @@ def test_ministry_and_coordinating_body_from_the_chain():
         [directorate, Org("m", designations=("coordinating_body",), status="archived")]
     )
     assert not is_coordinating([])
+
+
+# -- the whole finding each rule opens: wording in both languages, details, who may see it --
+
+QA_OPEN = Access("interagency", "moe", ("moe", "unesco"), ("QA",))
+
+
+def test_c1_names_every_international_party_and_the_status_reached():
+    a = agreement(status="in_force", title=Text(), party_org_ids=("moe", "unicef", "unesco"))
+    assert c1_clearance(a, ORGS) == Outcome(
+        Candidate(
+            rule=Rule.C1,
+            records=(RecordRef("agreement", "a1"),),
+            ministry_id="moe",
+            country="QA",
+            partner_ids=("unicef", "unesco"),
+            explanation=Text(
+                en="The agreement “a1” with UNICEF, UNESCO reached “in_force” without clearance "
+                "by a coordinating body.",
+                ar="بلغت الاتفاقية «a1» مع UNICEF، اليونسكو (UNESCO) حالة «سارية» دون إجازة من "
+                "جهة التنسيق.",
+            ),
+            resolution=Text(
+                en="Have the coordinating body clear the agreement, or have a coordinator accept "
+                "it as an exception with a justification.",
+                ar="إجازة الاتفاقية من جهة التنسيق، أو قبولها استثناءً من المنسّق مع بيان المسوّغ.",
+            ),
+            access=Access("interagency", "moe", ("moe", "unesco", "unicef"), ("QA",)),
+            details={"status": "in_force", "signed_on": "2026-01-01"},
+        )
+    )
+    # A terminated agreement that was signed keeps its status in the wording.
+    terminated = c1_clearance(agreement(status="terminated"), ORGS).candidate
+    assert terminated is not None
+    assert terminated.details == {"status": "terminated", "signed_on": "2026-01-01"}
+    assert "حالة «مُنهاة»" in terminated.explanation.ar
+
+
+def test_c2_explains_the_missed_notice_in_both_languages():
+    held = NOW - timedelta(days=10)
+    e = engagement(
+        start=held,
+        end=held,
+        kind="strategic_dialogue",
+        coordinating_body_notified_at=NOW - timedelta(days=1),  # two days after the deadline
+    )
+    assert c2_routing(e, ORGS, P, NOW) == Outcome(
+        Candidate(
+            rule=Rule.C2,
+            records=(RecordRef("engagement", "e1"),),
+            ministry_id="moe",
+            country="QA",
+            partner_ids=("unesco",),
+            explanation=Text(
+                en="The strategic dialogue “Talks” with UNESCO, held on 2026-02-19, did not go "
+                "through the coordinating body, which was not notified within 7 days.",
+                ar="عُقد الحوار الاستراتيجي «Talks» مع اليونسكو (UNESCO) بتاريخ 2026-02-19 دون "
+                "المرور بجهة التنسيق ودون إخطارها خلال 7 أيام.",
+            ),
+            resolution=Text(
+                en="Record the coordinating body's participation or its notification within 7 "
+                "days, or have a coordinator accept it as an exception.",
+                ar="تسجيل مشاركة جهة التنسيق أو إخطارها خلال 7 أيام، أو قبول الحالة استثناءً من "
+                "المنسّق.",
+            ),
+            access=QA_OPEN,
+            details={
+                "held_on": "2026-02-19",
+                "notify_by": "2026-02-26T09:00:00+00:00",
+                "notified_at": "2026-02-28T09:00:00+00:00",
+                "channel": "direct",
+            },
+        )
+    )
+    never = c2_routing(engagement(kind=None, channel=None), ORGS, P, NOW).candidate
+    assert never is not None
+    assert never.details["notified_at"] is None
+    assert never.details["channel"] is None
+    assert never.explanation.en.startswith("The engagement “Talks” with UNESCO, held on ")
+    assert never.explanation.ar.startswith("عُقد النشاط «Talks» ")
+    # The notice period is a parameter, and the wording follows it.
+    three = RuleParameters(c2_notice_days=3)
+    short = c2_routing(engagement(start=NOW - timedelta(days=5), end=None), ORGS, three, NOW)
+    assert short.candidate is not None
+    assert short.candidate.details["notify_by"] == "2026-02-27T09:00:00+00:00"
+    assert "not notified within 3 days." in short.candidate.explanation.en
+    assert "خلال 3 أيام" in short.candidate.resolution.ar
+
+
+def test_c3_explains_every_overlap_and_shows_it_only_where_all_may_see():
+    mine = engagement(id="e1", start=NOW, themes=Themes(sdgs=(4,), sectors=("health",)))
+    theirs = engagement(
+        id="e2",
+        title=Text(ar="محادثات"),
+        lead_org_id="moph",
+        participant_org_ids=("moph", "unesco", "unicef"),
+        start=NOW + timedelta(days=3),
+        themes=Themes(sdgs=(3, 4), sectors=("health",)),
+        visibility="restricted",
+    )
+    assert c3_overlap(mine, [theirs], ORGS, P) == Outcome(
+        Candidate(
+            rule=Rule.C3,
+            records=(RecordRef("engagement", "e1"), RecordRef("engagement", "e2")),
+            ministry_id="moe",
+            country="QA",
+            partner_ids=("unesco",),
+            explanation=Text(
+                en="The meeting “Talks” (2026-03-01) with UNESCO on SDG 4, health overlaps, "
+                "within 30 days, with engagements of other ministries not linked to it: "
+                "“محادثات” (2026-03-04).",
+                ar="يتداخل الاجتماع «Talks» (2026-03-01) مع اليونسكو (UNESCO) في الهدف 4، health "
+                "خلال 30 يوماً مع أنشطة لوزارات أخرى غير مرتبطة به: «محادثات» (2026-03-04).",
+            ),
+            resolution=Text(
+                en="Link the engagements through related_engagement_ids to record the "
+                "coordination, or have a coordinator accept the overlap as an exception.",
+                ar="ربط الأنشطة عبر related_engagement_ids لتوثيق التنسيق، أو قبول التداخل "
+                "استثناءً من المنسّق.",
+            ),
+            # The other engagement is restricted: only its own readers see the pair.
+            access=Access("restricted", "moph", ("moph", "unesco", "unicef"), ("QA",)),
+            details={
+                "overlaps": [
+                    {
+                        "engagement_id": "e2",
+                        "ministry_id": "moph",
+                        "start": "2026-03-04T09:00:00+00:00",
+                        "partner_ids": ["unesco"],
+                        "sdgs": [4],
+                        "sectors": ["health"],
+                    }
+                ]
+            },
+        )
+    )
+
+
+def test_c3_gathers_several_overlaps_sorted_by_engagement():
+    mine = engagement(id="e1", start=NOW, participant_org_ids=("moe", "unesco", "unicef"))
+    b = engagement(id="e3", lead_org_id="moph", participant_org_ids=("moph", "unicef"), start=NOW)
+    a = engagement(id="e2", lead_org_id="mofa", participant_org_ids=("mofa", "unesco"), start=NOW)
+    c = c3_overlap(mine, [b, a, mine], ORGS, P).candidate
+    assert c is not None
+    assert c.records == (
+        RecordRef("engagement", "e1"),
+        RecordRef("engagement", "e2"),
+        RecordRef("engagement", "e3"),
+    )
+    assert c.partner_ids == ("unesco", "unicef")
+    assert [o["ministry_id"] for o in c.details["overlaps"]] == ["mofa", "moph"]
+    assert c.explanation.en.endswith(
+        "not linked to it: “Talks” (2026-03-01), “Talks” (2026-03-01)."
+    )
+    assert c.explanation.ar.endswith("غير مرتبطة به: «Talks» (2026-03-01)، «Talks» (2026-03-01).")
+    # The window holds on both sides, to the second.
+    window = RuleParameters(c3_window_days=2)
+    for start, found in (
+        (NOW - timedelta(days=2), True),
+        (NOW - timedelta(days=2, seconds=1), False),
+        (NOW + timedelta(days=2), True),
+        (NOW + timedelta(days=2, seconds=1), False),
+    ):
+        other = engagement(
+            id="e2", lead_org_id="moph", participant_org_ids=("moph", "unesco"), start=start
+        )
+        assert [o.other.id for o in overlaps(mine, [other], ORGS, window)] == (
+            ["e2"] if found else []
+        )
+        if found:
+            c = c3_overlap(mine, [other], ORGS, window).candidate
+            assert c is not None
+            assert "overlaps, within 2 days, with" in c.explanation.en
+
+
+def test_c4_explains_since_when_the_agreement_is_dormant():
+    a = agreement(
+        status="in_force",
+        signed_on=None,
+        effective_from=date(2025, 6, 1),
+        visibility="restricted",
+        owner_org_id="moe-unit",
+        party_org_ids=("moe-unit", "unesco", "unicef"),
+    )
+    planned = NOW + timedelta(days=5)
+    assert c4_dormant(a, ORGS, P, NOW, last_contact=None, next_contact=planned) == Outcome(
+        Candidate(
+            rule=Rule.C4,
+            records=(RecordRef("agreement", "a1"),),
+            ministry_id="moe",
+            country="QA",
+            partner_ids=("unesco", "unicef"),
+            explanation=Text(
+                en="The agreement “Deal” is in force, but no engagement has been linked to it "
+                "since 2025-06-01 (180 days or more).",
+                ar="الاتفاقية «اتفاق» سارية، ولم يُربط بها أي نشاط منذ 2025-06-01 (180 يوماً أو "
+                "أكثر).",
+            ),
+            resolution=Text(
+                en="Link the engagements carried out under the agreement, plan activity under it, "
+                "or terminate it.",
+                ar="ربط الأنشطة المنفذة في إطار الاتفاقية، أو التخطيط لأنشطة في إطارها، أو "
+                "إنهاؤها.",
+            ),
+            access=Access("restricted", "moe", ("moe-unit", "unesco", "unicef"), ("QA",)),
+            details={"last_contact": None, "dormant_since": "2025-11-28T00:00:00+03:00"},
+        ),
+        planned,
+    )
+    contact = datetime(2025, 7, 1, 6, tzinfo=UTC)
+    out = c4_dormant(a, ORGS, P, NOW, last_contact=contact, next_contact=None)
+    assert out.candidate is not None
+    assert out.recheck_at is None
+    assert out.candidate.details == {
+        "last_contact": "2025-07-01T06:00:00+00:00",
+        "dormant_since": "2025-12-28T06:00:00+00:00",
+    }
+    assert "since 2025-07-01 (180 days" in out.candidate.explanation.en
+    # Not dormant yet: the re-check is the earlier of becoming dormant and the next contact.
+    young = agreement(status="in_force", signed_on=date(2026, 2, 1))
+    dormant_from = P.day_start(date(2026, 2, 1)) + timedelta(days=180)
+    soon = NOW + timedelta(days=1)
+    assert c4_dormant(young, ORGS, P, NOW, last_contact=None, next_contact=soon) == Outcome(
+        None, soon
+    )
+    assert c4_dormant(
+        young, ORGS, P, NOW, last_contact=None, next_contact=dormant_from + timedelta(days=1)
+    ) == Outcome(None, dormant_from)
+    # An owner without a known ministry: nothing to attribute, nothing to say.
+    assert (
+        c4_dormant(
+            agreement(status="in_force", owner_org_id="unesco"),
+            ORGS,
+            P,
+            NOW,
+            last_contact=None,
+            next_contact=None,
+        )
+        == Outcome()
+    )
+
+
+def test_c5_lists_every_late_item_in_both_languages():
+    e = engagement(
+        report_due_on=date(2026, 2, 1),
+        action_items=(
+            ActionItem("Send minutes", date(2026, 2, 10), "open"),
+            ActionItem("Plan the visit", date(2026, 3, 4), "open"),
+            ActionItem("Closed one", date(2026, 1, 4), "Done"),
+        ),
+    )
+    assert c5_follow_up(e, ORGS, P, NOW) == Outcome(
+        Candidate(
+            rule=Rule.C5,
+            records=(RecordRef("engagement", "e1"),),
+            ministry_id="moe",
+            country="QA",
+            partner_ids=("unesco",),
+            explanation=Text(
+                en="Follow-up of “Talks” is overdue: the report was due on 2026-02-01; action "
+                "item “Send minutes” was due on 2026-02-10.",
+                ar="متابعة «Talks» متأخرة: التقرير كان مستحقاً في 2026-02-01؛ بند العمل «Send "
+                "minutes» كان مستحقاً في 2026-02-10.",
+            ),
+            resolution=Text(
+                en="Submit the report, and complete or close the overdue action items.",
+                ar="تقديم التقرير، وإنجاز بنود العمل المتأخرة أو إغلاقها.",
+            ),
+            access=QA_OPEN,
+            details={
+                "overdue": [
+                    {"what": "report", "due_on": "2026-02-01", "title": None},
+                    {"what": "action_item", "due_on": "2026-02-10", "title": "Send minutes"},
+                ]
+            },
+        ),
+        # The day after the next due date (2026-03-04), at midnight in Doha.
+        datetime(2026, 3, 4, 21, tzinfo=UTC),
+    )
+    # The earliest of several upcoming dates sets the re-check.
+    upcoming = engagement(
+        report_due_on=date(2026, 3, 9),
+        action_items=(ActionItem("a", date(2026, 3, 7), "open"),),
+    )
+    assert c5_follow_up(upcoming, ORGS, P, NOW) == Outcome(
+        None, datetime(2026, 3, 7, 21, tzinfo=UTC)
+    )
+    assert c5_follow_up(engagement(), ORGS, P, NOW) == Outcome()
+    assert c5_follow_up(engagement(lead_org_id="unesco"), ORGS, P, NOW) == Outcome()
+
+
+def test_c6_explains_the_expiry_and_warns_on_the_first_day_of_the_period():
+    a = agreement(status="in_force", expires_on=date(2026, 5, 1))
+    assert c6_expiry(a, ORGS, P, NOW, has_successor=False) == Outcome(
+        Candidate(
+            rule=Rule.C6,
+            records=(RecordRef("agreement", "a1"),),
+            ministry_id="moe",
+            country="QA",
+            partner_ids=("unesco",),
+            explanation=Text(
+                en="The agreement “Deal” expires on 2026-05-01 and no successor agreement is in "
+                "progress.",
+                ar="تنتهي الاتفاقية «اتفاق» في 2026-05-01 ولا توجد اتفاقية تخلفها قيد الإعداد.",
+            ),
+            resolution=Text(
+                en="Start its renewal (a new agreement that supersedes it), or let it expire "
+                "deliberately and have a coordinator accept the finding as an exception.",
+                ar="البدء في تجديدها (اتفاقية جديدة تحل محلها)، أو تركها تنتهي عن قصد وقبول "
+                "الملاحظة استثناءً من المنسّق.",
+            ),
+            access=QA_OPEN,
+            details={"expires_on": "2026-05-01"},
+        )
+    )
+    # 2026-05-31 minus 90 days is 2026-03-02: at 21:00 UTC on 03-01 it is already 03-02 in Doha.
+    later = agreement(status="in_force", expires_on=date(2026, 5, 31))
+    assert c6_expiry(
+        later, ORGS, P, datetime(2026, 3, 1, 20, 59, tzinfo=UTC), has_successor=False
+    ) == (Outcome(None, datetime(2026, 3, 1, 21, tzinfo=UTC)))
+    assert (
+        c6_expiry(
+            later, ORGS, P, datetime(2026, 3, 1, 21, tzinfo=UTC), has_successor=False
+        ).candidate
+        is not None
+    )
+    assert (
+        c6_expiry(
+            agreement(status="in_force", expires_on=date(2026, 5, 1), owner_org_id="unesco"),
+            ORGS,
+            P,
+            NOW,
+            has_successor=False,
+        )
+        == Outcome()
+    )
+
+
+def test_c7_explains_the_missing_theme_of_agreements_and_engagements():
+    assert c7_agreement(agreement(themes=Themes()), ORGS) == Outcome(
+        Candidate(
+            rule=Rule.C7,
+            records=(RecordRef("agreement", "a1"),),
+            ministry_id="moe",
+            country="QA",
+            partner_ids=("unesco",),
+            explanation=Text(
+                en="The agreement “Deal” with UNESCO carries no SDG goal or national priority.",
+                ar="الاتفاقية «اتفاق» مع اليونسكو (UNESCO) لا يحمل أي هدف من أهداف التنمية "
+                "المستدامة ولا أولوية وطنية.",
+            ),
+            resolution=Text(
+                en="Tag it with the SDG goals or national priorities it serves.",
+                ar="تصنيفه بأهداف التنمية المستدامة أو الأولويات الوطنية التي يخدمها.",
+            ),
+            access=QA_OPEN,
+        )
+    )
+    e = c7_engagement(engagement(themes=Themes(), kind=None, title=Text(ar="زيارة")), ORGS)
+    assert e.candidate is not None
+    assert (e.candidate.records, e.candidate.access) == ((RecordRef("engagement", "e1"),), QA_OPEN)
+    assert e.candidate.explanation == Text(
+        en="The engagement “زيارة” with UNESCO carries no SDG goal or national priority.",
+        ar="النشاط «زيارة» مع اليونسكو (UNESCO) لا يحمل أي هدف من أهداف التنمية المستدامة ولا "
+        "أولوية وطنية.",
+    )
+    training = c7_engagement(engagement(themes=Themes(), kind="training"), ORGS).candidate
+    assert training is not None
+    assert training.explanation.ar.startswith("التدريب «Talks» مع ")
+    assert c7_engagement(engagement(themes=Themes(), lead_org_id="unesco"), ORGS) == Outcome()
+    assert c7_engagement(engagement(themes=Themes(), participant_org_ids=("moph",)), ORGS) == (
+        Outcome()
+    )
