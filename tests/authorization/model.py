@@ -32,6 +32,7 @@ READERS = frozenset(
     }
 )
 GOVERNMENT_READERS = READERS - {Role.integration}
+ALL = frozenset(Role)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,17 @@ class Call:
     json: Any = None
     content: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    # Claims the caller's token carries besides org, roles and sub (e.g. an integration
+    # token's `orgs`).
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+
+def outcome_of(response: Any) -> Outcome:
+    """A success status, or the slug of the problem+json type refusing the call."""
+    if response.status_code < 400:
+        return int(response.status_code)
+    body = response.json()
+    return str(body.get("type", "")).removeprefix("urn:tansiq:problem:")
 
 
 # builder(world, role, target) → the call; the world creates the records it needs.
@@ -56,6 +68,15 @@ class Route:
     success: int = 200
     # For scoped routes: role → target → outcome. Roles not listed get `success` everywhere.
     scoped: Mapping[Role, Mapping[Target, Outcome]] = field(default_factory=dict)
+    # What a response means when its status alone does not say (a batch answering 200 with a
+    # result per item); by default `outcome_of`.
+    judge: Callable[[Any], Outcome] = outcome_of
+    # Public: answers without a token, and the same to every role (`allowed` is then ALL).
+    public: bool = False
+    # What a caller of an organization no directory knows gets, by allowed role, where it is a
+    # success (a platform registry administrator, a global auditor). Otherwise such a caller
+    # is authenticated but covers nothing: a write is refused, a read answers without a 500.
+    foreign: Mapping[Role, Outcome] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -28,6 +28,12 @@ EDITOR_OWN_ONLY: dict[Target, int | str] = {
 NATIONAL_ADMIN = {"other_country": "country-boundary"}
 
 
+def _platform(success: int) -> dict[Role, int | str]:
+    """A registry administrator whose token names no registered organization is a platform
+    administrator: any country, focal points included."""
+    return {Role.registry_admin: success}
+
+
 class World:
     """The demo organizations, and fresh records made for calls that change them."""
 
@@ -173,23 +179,26 @@ def _own_only(success: int) -> dict[Target, int | str]:
 
 ROUTES = [
     Route("GET", "/v1/organizations", READERS, _list),
-    Route("POST", "/v1/organizations", ADMIN, _create, 201, {Role.registry_admin: NATIONAL_ADMIN}),
-    Route("POST", "/v1/organizations/import", ADMIN, _import),
+    Route("POST", "/v1/organizations", ADMIN, _create, 201, {Role.registry_admin: NATIONAL_ADMIN},
+          foreign=_platform(201)),
+    Route("POST", "/v1/organizations/import", ADMIN, _import, foreign=_platform(200)),
     Route("GET", "/v1/organizations/{org_id}", READERS, _get),
     Route("PATCH", "/v1/organizations/{org_id}", ADMIN, _patch, 200,
-          {Role.registry_admin: NATIONAL_ADMIN}),
+          {Role.registry_admin: NATIONAL_ADMIN}, foreign=_platform(200)),
     Route("POST", "/v1/organizations/{org_id}/actions/archive", ADMIN, _archive, 200,
-          {Role.registry_admin: NATIONAL_ADMIN}),
+          {Role.registry_admin: NATIONAL_ADMIN}, foreign=_platform(200)),
     Route("POST", "/v1/organizations/{org_id}/actions/restore", ADMIN, _restore, 200,
-          {Role.registry_admin: NATIONAL_ADMIN}),
+          {Role.registry_admin: NATIONAL_ADMIN}, foreign=_platform(200)),
     Route("GET", "/v1/organizations/{org_id}/hierarchy", READERS, _hierarchy),
     Route("GET", "/v1/organizations/{org_id}/contacts", GOVERNMENT_READERS, _contacts),
     Route("POST", "/v1/organizations/{org_id}/contacts", CONTACT_WRITERS, _add_contact, 201,
-          {Role.editor: _own_only(201), Role.registry_admin: {}}),
+          {Role.editor: _own_only(201), Role.registry_admin: {}}, foreign=_platform(201)),
     Route("GET", "/v1/organizations/{org_id}/contacts/{contact_id}", GOVERNMENT_READERS, _contact),
     Route("PUT", "/v1/organizations/{org_id}/contacts/{contact_id}", CONTACT_WRITERS,
-          _replace_contact, 200, {Role.editor: _own_only(200), Role.registry_admin: {}}),
+          _replace_contact, 200, {Role.editor: _own_only(200), Role.registry_admin: {}},
+          foreign=_platform(200)),
     Route("DELETE", "/v1/organizations/{org_id}/contacts/{contact_id}", CONTACT_WRITERS,
-          _remove_contact, 204, {Role.editor: _own_only(204), Role.registry_admin: {}}),
+          _remove_contact, 204, {Role.editor: _own_only(204), Role.registry_admin: {}},
+          foreign=_platform(204)),
     Route("GET", "/v1/audit", frozenset({Role.auditor, Role.coordinator}), _audit),
 ]  # fmt: skip
