@@ -17,6 +17,16 @@ instead: a unit of work inside the consumer's transaction (actor ``consumer:<spe
 event id as request id), so a consumer can publish events and write audit rows that commit with
 its read-model change.
 
+Batches: the records of one partition fetched together are applied in one transaction. A spec
+may also give a ``batch_handler``, taking ``(session or uow, envelopes)`` for the new events of
+the batch at once (the ids recorded in ``processed_events`` in one statement first); it returns
+the events it refuses (id → InvalidEvent), which must have written nothing: their ids are
+forgotten and they go to the DLQ (``invalid``, with the reason) once the rest has committed,
+together with the batch's undecodable or unauthentic messages. Anything else going wrong rolls
+the batch back and its records go one at a time through the per-event handlers, so a poison
+message is isolated without losing the rest. A batch handler sets the request id and trace of
+what each event causes itself (several events share the transaction).
+
 Errors: an outage (database or broker unreachable) is retried with backoff for as long as it lasts,
 since the event is fine and dead-lettering it would lose it; any other handler error is retried
 ``max_attempts`` times, then the message goes to the DLQ with headers naming the error and its
@@ -69,6 +79,9 @@ Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 UowHandler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
 # What a spec's handlers map holds: Handlers, or UowHandlers when the spec says uses_uow.
 AnyHandler = Callable[[Any, Envelope], Awaitable[None]]
+# (session or uow, the batch's new events) → the events refused, by id, each having written
+# nothing.
+BatchHandler = Callable[[Any, Sequence[Envelope]], Awaitable[Mapping[str, InvalidEvent]]]
 Outcome = Literal["applied", "duplicate", "ignored", "dead-lettered"]
 
 
@@ -97,6 +110,9 @@ class ConsumerSpec:
     handlers: Mapping[str, AnyHandler]
     tables: Sequence[str] = ()  # the read-model tables `tansiq replay` empties
     uses_uow: bool = False
+    # The new events of a fetched batch at once (see the module's docstring); `handlers` still
+    # serve when a batch falls back to one event at a time, and name the types handled.
+    batch_handler: BatchHandler | None = None
     # Contracts of topics that tansiq_common.events.contracts does not list (tests, benchmarks).
     contracts: Mapping[str, TopicContract] = field(default_factory=dict)
 
@@ -205,10 +221,20 @@ class ConsumerRunner:
 
     async def process_batch(self, records: Sequence[KafkaRecord]) -> None:
         """Apply one partition's fetched records in one transaction: one commit, not one per
-        event. Anything unusual in the batch (an invalid message, a failing handler, an outage)
-        rolls it all back and the records go one at a time through `process`, which retries,
-        dead-letters and deduplicates each on its own."""
-        if len(records) > 1:
+        event. Anything unusual in the batch (a failing handler, an outage; without a batch
+        handler, an invalid message too) rolls it all back and the records go one at a time
+        through `process`, which retries, dead-letters and deduplicates each on its own."""
+        if self.spec.batch_handler is not None:
+            try:
+                refused = await self._apply_batch(records)
+            except Exception as exc:
+                log.info("consumer %s applies a batch one by one: %r", self.spec.name, exc)
+            else:
+                # After the commit, before the offsets move past them.
+                for record, error, reason, attempts in refused:
+                    await self._dead_letter(record, error, reason, attempts=attempts)
+                return
+        elif len(records) > 1:
             try:
                 outcomes = await self._apply_together(records)
             except Exception as exc:
@@ -233,6 +259,105 @@ class ConsumerRunner:
                 else:
                     outcomes.append("duplicate")
         return outcomes
+
+    async def _apply_batch(
+        self, records: Sequence[KafkaRecord]
+    ) -> list[tuple[KafkaRecord, BaseException, str, int]]:
+        """The batch handler's way: the batch's new events applied at once in one transaction.
+        Returns the messages to dead-letter, in partition order: (record, error, reason,
+        attempts)."""
+        assert self.spec.batch_handler is not None
+        refused: dict[int, tuple[BaseException, str, int]] = {}  # by position in `records`
+        handled: list[tuple[int, Envelope]] = []
+        for position, record in enumerate(records):
+            try:
+                envelope = self._authentic(record)
+            except Refused as exc:
+                refused[position] = (exc, exc.reason, 0)
+                continue
+            except InvalidEvent as exc:
+                refused[position] = (exc, "invalid", 0)
+                continue
+            if self._handler_for(envelope) is not None:
+                handled.append((position, envelope))
+        fresh: dict[str, tuple[int, Envelope]] = {}
+        rejected: Mapping[str, InvalidEvent] = {}
+        async with self.sessionmaker() as session, session.begin():
+            new_ids = await self._record_many(session, [e for _, e in handled])
+            for position, envelope in handled:
+                if envelope.id in new_ids and envelope.id not in fresh:
+                    fresh[envelope.id] = (position, envelope)
+            if fresh:
+                envelopes = [e for _, e in fresh.values()]
+                if self.spec.uses_uow:
+                    uow = UnitOfWork.within(session, SystemActor(sub=f"consumer:{self.spec.name}"))
+                    rejected = await self.spec.batch_handler(uow, envelopes)
+                    await uow.flush_side_effects()
+                else:
+                    rejected = await self.spec.batch_handler(session, envelopes)
+                if rejected:
+                    # Refused events wrote nothing; once fixed and re-driven, they apply.
+                    await session.execute(
+                        sa.delete(processed_events).where(
+                            processed_events.c.consumer == self.spec.name,
+                            processed_events.c.event_id.in_(list(rejected)),
+                        )
+                    )
+        for event_id, error in rejected.items():
+            refused[fresh[event_id][0]] = (error, "invalid", 1)
+        for position, envelope in handled:
+            if position in refused:
+                continue
+            if fresh.get(envelope.id, (None,))[0] == position:
+                self._count(records[position], "applied")
+                self._trace_applied(envelope)
+            else:
+                self._count(records[position], "duplicate")
+        return [(records[p], *refused[p]) for p in sorted(refused)]
+
+    async def _record_many(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> set[str]:
+        """Record the events' ids as processed in one statement; the ids recorded now (those
+        not applied before)."""
+        if not envelopes:
+            return set()
+        rows = [
+            {
+                "consumer": self.spec.name,
+                "event_id": e.id,
+                "topic": e.topic,
+                "partition": e.partition,
+                "offset": e.offset,
+            }
+            for e in envelopes
+        ]
+        result = await session.execute(
+            pg_insert(processed_events)
+            .on_conflict_do_nothing()
+            .returning(processed_events.c.event_id),
+            rows,
+        )
+        return set(result.scalars())
+
+    def _trace_applied(self, envelope: Envelope) -> None:
+        """With tracing on, a span per event applied in a batch, in the producer's trace."""
+        if self._tracer is None:
+            return
+        with consumer_span(
+            self._tracer,
+            topic=envelope.topic,
+            headers=envelope.headers,
+            attributes={
+                "messaging.consumer.group.name": self.group_id,
+                "messaging.destination.partition.id": str(envelope.partition),
+                "messaging.kafka.offset": envelope.offset,
+                "messaging.message.id": envelope.id,
+                "cloudevents.event_type": envelope.type,
+                "cloudevents.event_source": envelope.source,
+                "tansiq.consumer": self.spec.name,
+                "tansiq.outcome": "applied",
+            },
+        ):
+            pass
 
     def _authentic(self, record: KafkaRecord) -> Envelope:
         """The decoded event, if its topic's producer sent it and the type is the topic's;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -11,7 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tansiq_common.context import current_request_id, current_traceparent
-from tansiq_common.schema import outbox
 
 NOTIFY_CHANNEL = "tansiq_outbox"
 
@@ -36,6 +36,9 @@ class OutboxMessage:
     event_type: str
     payload: Mapping[str, Any]
     id: uuid.UUID = field(default_factory=uuid.uuid4)
+    # The request and trace the message belongs to (request_id, traceparent), when they are not
+    # the current ones: a consumer applying a batch of events writes what each one caused.
+    headers: Mapping[str, str] | None = None
 
     @classmethod
     def from_event(cls, event: DomainEvent) -> OutboxMessage:
@@ -48,27 +51,38 @@ class OutboxMessage:
         )
 
 
+# One statement for any number of messages: the rows travel as one JSON array (a bulk write of a
+# thousand events is one parameter, not seven thousand), inserted in the array's order so `seq`
+# keeps the order the change made them in.
+_INSERT = sa.text(
+    "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, headers) "
+    "SELECT (m->>'id')::uuid, m->>'aggregatetype', m->>'aggregateid', m->>'type', "
+    "m->'payload', m->>'topic', m->'headers' "
+    "FROM jsonb_array_elements(CAST(:messages AS jsonb)) WITH ORDINALITY AS t(m, n) ORDER BY n"
+)
+
+
 async def write_outbox(session: AsyncSession, messages: Iterable[OutboxMessage]) -> int:
     """Insert the messages in the session's transaction; NOTIFY wakes the relay on commit."""
-    headers: dict[str, str] = {}
+    current: dict[str, str] = {}
     if (request_id := current_request_id()) is not None:
-        headers["request_id"] = request_id
+        current["request_id"] = request_id
     if (traceparent := current_traceparent()) is not None:
-        headers["traceparent"] = traceparent
+        current["traceparent"] = traceparent
     rows = [
         {
-            "id": m.id,
+            "id": str(m.id),
             "aggregatetype": m.aggregate_type,
             "aggregateid": m.aggregate_id,
             "type": m.event_type,
             "payload": m.payload,
             "topic": m.topic,
-            "headers": headers,
+            "headers": current if m.headers is None else m.headers,
         }
         for m in messages
     ]
     if not rows:
         return 0
-    await session.execute(sa.insert(outbox), rows)
+    await session.execute(_INSERT, {"messages": json.dumps(rows)})
     await session.execute(sa.text(f"NOTIFY {NOTIFY_CHANNEL}"))
     return len(rows)
