@@ -8,9 +8,10 @@ Syria's (`other_country`).
 
 The rules, from the design (§3, §6): government users read the views (scorecards, findings,
 coverage, indicators, freshness), as JSON and as CSV; integration jobs and registry
-administrators have no part in them. A coordinator of a coordinating body manages the findings
-and the indicators of their own country: an interagency finding of another country is visible
-to them, as to every government user, but not theirs to decide. Coordinators and auditors read
+administrators have no part in them. A finding is a country's coordination record: every reader
+reads their own country's findings only (a global auditor, of no organization of the registry,
+every country's), and a coordinator of a coordinating body decides on them and manages the
+indicators of their own country. Coordinators and auditors read
 the audit trail. The dashboard's pages and assets are public (their data comes from the API
 with the user's token), and so, in development only, are its token-minting routes.
 """
@@ -40,7 +41,6 @@ from .model import ALL, ORGANIZATIONS, Call, Outcome, Route, Target
 
 READERS = frozenset({Role.viewer, Role.editor, Role.coordinator, Role.auditor})
 COORDINATOR = frozenset({Role.coordinator})
-NOT_DECIDING = "not-findings-coordinator"
 NOT_MANAGING = "not-indicators-coordinator"
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 NATIONAL_KINDS = {"ministry", "directorate", "agency", "public_foundation", "centre"}
@@ -364,9 +364,11 @@ async def _dev_token(w: World, role: Role, t: Target) -> Call:
     return Call("POST", "/dashboard/dev/token", json={"org_id": w.ids["qa-mehe"], "role": "viewer"})
 
 
-# A coordinator of Qatar's coordinating body decides on Qatari findings, on no Syrian one.
+# Findings are a country's coordination record: a Syrian finding is not there for a Qatari
+# caller at all (404, as for any record one may not see), so not theirs to decide either.
+NOT_FOUND = "finding-not-found"
 DECIDING: dict[Role, dict[Target, Outcome]] = {
-    Role.coordinator: {"own": 200, "same_country": 200, "other_country": NOT_DECIDING}
+    Role.coordinator: {"own": 200, "same_country": 200, "other_country": NOT_FOUND}
 }
 # ... and manages Qatar's indicators (`own` and `same_country` are both Qatar's), not Syria's.
 MANAGING: dict[Role, dict[Target, Outcome]] = {
@@ -375,15 +377,15 @@ MANAGING: dict[Role, dict[Target, Outcome]] = {
 MANAGING_200: dict[Role, dict[Target, Outcome]] = {
     Role.coordinator: {"own": 200, "same_country": 200, "other_country": NOT_MANAGING}
 }
-# Interagency findings are read by every government reader, whichever country they are of.
-READ_ANYWHERE: dict[Role, dict[Target, Outcome]] = {
-    role: {"own": 200, "same_country": 200, "other_country": 200} for role in READERS
+# Every reader reads their own country's findings, none of another country.
+READ_OWN_COUNTRY: dict[Role, dict[Target, Outcome]] = {
+    role: {"own": 200, "same_country": 200, "other_country": NOT_FOUND} for role in READERS
 }
 
 ROUTES = [
     Route("GET", "/v1/findings", READERS, _findings),
     Route("GET", "/v1/findings", READERS, _findings_csv),
-    Route("GET", "/v1/findings/{finding_id}", READERS, _finding, 200, READ_ANYWHERE),
+    Route("GET", "/v1/findings/{finding_id}", READERS, _finding, 200, READ_OWN_COUNTRY),
     Route("POST", "/v1/findings/{finding_id}/actions/acknowledge", COORDINATOR, _acknowledge,
           200, DECIDING),
     Route("POST", "/v1/findings/{finding_id}/actions/accept", COORDINATOR, _accept, 200,

@@ -58,7 +58,9 @@ from tansiq_engagements.lookups import Lookups, get_lookups
 router = APIRouter(prefix="/v1/engagements", tags=["engagements"])
 ingest_router = APIRouter(prefix="/v1/ingest", tags=["ingestion"])
 
-READ = authorize(Role.viewer, Role.editor, Role.coordinator, Role.auditor, Role.integration)
+READ = authorize(
+    Role.viewer, Role.editor, Role.coordinator, Role.auditor, Role.integration, Role.registry_admin
+)
 WRITE = authorize(Role.editor)
 INGEST = authorize(Role.integration)
 

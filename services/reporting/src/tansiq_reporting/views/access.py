@@ -2,8 +2,9 @@
 
 - Findings: the one visibility filter over each finding's columns (a finding counts as
   restricted when any record it names is, and is shown only to a caller who may see every one of
-  them), and the country boundary: a coordinator (or a national auditor) reads the findings of
-  their own country only.
+  them), and the country boundary: a finding is a country's coordination record, read by that
+  country's national callers only (international partners as the visibility filter allows them,
+  a global auditor every country's).
 - Scorecards and the coverage matrix count every record, restricted ones too, so they are shown
   whole only to those who read everything of that country (coordinators of a coordinating body,
   auditors); anyone else sees the row of their own ministry, whose restricted records they may
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
-from tansiq_common.auth import OrgScope, Principal, reads_country, sees_everything, visible_to
-
-
-def country_boundary(principal: Principal, scope: OrgScope) -> str | None:
-    """The one country a caller who reads everything is bounded to (None: no boundary)."""
-    return reads_country(principal, scope) if sees_everything(principal, scope) else None
+from tansiq_common.auth import (
+    OrgScope,
+    Principal,
+    reads_country,
+    sees_everything,
+    visible_to,
+)
 
 
 def records_visible(principal: Principal, scope: OrgScope, table: sa.Table) -> ColumnElement[bool]:
@@ -43,10 +45,19 @@ def findings_visible(principal: Principal, scope: OrgScope, table: sa.Table) -> 
         party_org_ids_col=table.c.party_org_ids,
         countries_col=table.c.countries,
     )
-    country = country_boundary(principal, scope)
+    country = findings_country(principal, scope)
     if country is not None:
         return sa.and_(clause, table.c.country == country)
     return clause
+
+
+def findings_country(principal: Principal, scope: OrgScope) -> str | None:
+    """Findings are a country's coordination record: a caller of a national organization reads
+    their own country's; one of an international organization (a party or participant) those
+    the visibility filter allows, whatever their country; a global auditor every country's."""
+    if sees_everything(principal, scope):
+        return reads_country(principal, scope)
+    return scope.country
 
 
 def counters_visible(principal: Principal, scope: OrgScope, table: sa.Table) -> ColumnElement[bool]:
