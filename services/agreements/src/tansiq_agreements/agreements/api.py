@@ -59,8 +59,8 @@ from tansiq_agreements.agreements.service import AgreementService
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 
-# Who may call what (the authorization matrix reads these): every government role reads
-# (integration jobs too: they link engagements to agreements); editors write, for the
+# Who may call what (tests/authorization/agreements.py states it as data): every government
+# role reads (integration jobs too: they link engagements to agreements); editors write, for the
 # organizations they act for; coordinators decide clearance, for their own country.
 READ = authorize(
     Role.viewer, Role.editor, Role.coordinator, Role.registry_admin, Role.auditor, Role.integration
