@@ -3,13 +3,16 @@ fields, and the neighbourhoods the rules look at."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from tansiq_common.codec import to_json
 from tansiq_common.events.consumer import apply_if_newer
 
@@ -202,7 +205,7 @@ async def records_naming(
 # --- agreements --------------------------------------------------------------------------------
 
 
-def _agreement_values(a: Agreement) -> dict[str, Any]:
+def agreement_values(a: Agreement) -> dict[str, Any]:
     return {
         "kind": a.kind,
         "status": a.status,
@@ -246,62 +249,76 @@ def agreement_from_row(row: Any) -> Agreement:
     )
 
 
-_UPSERTS: dict[tuple[str, str], sa.TextualSelect] = {}
+_BATCH_UPSERTS: dict[tuple[str, str], sa.TextualSelect] = {}
 
 
-def _upsert_statement(table: sa.Table, columns: list[str], remember: str) -> sa.TextualSelect:
-    """`apply_if_newer` that also marks the record due and returns `remember` as it was
-    before, as one statement built once per table (an event's cost is its round trip, not
-    building SQL)."""
+def _batch_upsert_statement(table: sa.Table, columns: list[str], remember: str) -> sa.TextualSelect:
+    """`apply_if_newer` for many records that also marks them due and returns `remember` as it
+    was before, as one statement built once per table: the records' states travel as one JSON
+    array (one bound value, so one prepared statement whatever the batch's size)."""
     key = (table.name, remember)
-    if key not in _UPSERTS:
+    if key not in _BATCH_UPSERTS:
         names = ["id", "version", *columns]
         quoted = [f'"{name}"' for name in names]
+        dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+        shape = ", ".join(
+            f"{q} {table.c[name].type.compile(dialect=dialect)}"
+            for name, q in zip(names, quoted, strict=True)
+        )
         sets = ", ".join(f"{q} = EXCLUDED.{q}" for q in quoted[1:])
-        # Names of our own table's columns only, never a value.
+        # Names and types of our own table's columns only, never a value.
         sql = (
-            f'WITH before AS (SELECT "{remember}" AS value FROM {table.name} WHERE id = :id), '  # noqa: S608
+            f"WITH r AS (SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({shape})), "  # noqa: S608
+            f'before AS (SELECT t.id, t."{remember}" AS previous FROM {table.name} t '
+            "JOIN r ON t.id = r.id), "
             f"upsert AS (INSERT INTO {table.name} ({', '.join(quoted)}, applied_at, due) "
-            f"VALUES ({', '.join(':' + name for name in names)}, now(), true) "
+            f"SELECT {', '.join(quoted)}, now(), true FROM r ORDER BY id "
             f"ON CONFLICT (id) DO UPDATE SET {sets}, applied_at = now(), due = true "
-            f"WHERE {table.name}.version < EXCLUDED.version RETURNING 1) "
-            "SELECT (SELECT value FROM before) AS previous, "
-            "(SELECT count(*) FROM upsert) AS applied"
+            f"WHERE {table.name}.version < EXCLUDED.version RETURNING id) "
+            "SELECT upsert.id, before.previous FROM upsert "
+            "LEFT JOIN before ON before.id = upsert.id"
         )
-        _UPSERTS[key] = (
-            sa.text(sql)
-            .bindparams(*(sa.bindparam(name, type_=table.c[name].type) for name in names))
-            .columns(
-                sa.column("previous", table.c[remember].type), sa.column("applied", sa.Integer)
-            )
+        _BATCH_UPSERTS[key] = sa.text(sql).columns(
+            sa.column("id", sa.Text), sa.column("previous", table.c[remember].type)
         )
-    return _UPSERTS[key]
+    return _BATCH_UPSERTS[key]
 
 
-async def _upsert(
-    session: AsyncSession,
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def upsert_many(
+    session: Session,
     table: sa.Table,
-    record_id: str,
-    version: int,
-    values: dict[str, Any],
+    records: Mapping[str, tuple[int, dict[str, Any]]],
     remember: sa.Column[Any],
-) -> Any:
-    """Store a record's state unless the stored version is as new or newer (NotNewer), mark it
-    due, and return `remember` as it was before (None when the record is new)."""
-    stmt = _upsert_statement(table, sorted(values), str(remember.name))
-    result = (await session.execute(stmt, {**values, "id": record_id, "version": version})).one()
-    if not result.applied:
-        raise NotNewer
-    return result.previous
+) -> dict[str, Any]:
+    """Store each record's state (by id: its version and values) unless the stored version is
+    as new or newer, and mark it due, in one statement; for each record stored, `remember` as
+    it was before (None when the record is new). Synchronous: it runs as the consumer's
+    transaction commits (see tansiq_reporting.consumer)."""
+    if not records:
+        return {}
+    rows = [
+        {**values, "id": record_id, "version": version}
+        for record_id, (version, values) in sorted(records.items())
+    ]
+    columns = sorted(rows[0].keys() - {"id", "version"})
+    stmt = _batch_upsert_statement(table, columns, str(remember.name))
+    result = session.execute(stmt, {"rows": json.dumps(rows, default=_json_value)})
+    return {row.id: row.previous for row in result}
 
 
-async def upsert_agreement(session: AsyncSession, a: Agreement) -> str | None:
-    """Store the agreement unless a newer version is there (NotNewer); the agreement it
-    superseded before."""
-    previous: str | None = await _upsert(
-        session, rm_agreements, a.id, a.version, _agreement_values(a), rm_agreements.c.supersedes
-    )
-    return previous
+def mark_due(session: Session, table: sa.Table, ids: Iterable[str]) -> None:
+    """Have the evaluator's next pass evaluate these records (during a rebuild: the pass that
+    ends it). The consumer sets the mark; only the evaluator clears it, and only on the
+    version it evaluated, so a change made meanwhile is evaluated too."""
+    wanted = sorted({i for i in ids if i})
+    if wanted:
+        session.execute(sa.update(table).where(table.c.id.in_(wanted)).values(due=True))
 
 
 async def load_agreements(session: AsyncSession, ids: Iterable[str]) -> dict[str, Agreement]:
@@ -356,7 +373,7 @@ async def with_successor(session: AsyncSession, agreement_ids: Sequence[str]) ->
 # --- engagements -------------------------------------------------------------------------------
 
 
-def _engagement_values(e: Engagement) -> dict[str, Any]:
+def engagement_values(e: Engagement) -> dict[str, Any]:
     return {
         "kind": e.kind,
         "status": e.status,
@@ -436,20 +453,6 @@ def _date_or_none(value: Any) -> date | None:
     return None
 
 
-async def upsert_engagement(session: AsyncSession, e: Engagement) -> tuple[str, ...]:
-    """Store the engagement unless a newer version is there (NotNewer); the agreements it was
-    linked to before."""
-    previous = await _upsert(
-        session,
-        rm_engagements,
-        e.id,
-        e.version,
-        _engagement_values(e),
-        rm_engagements.c.agreement_ids,
-    )
-    return tuple(previous or ())
-
-
 async def load_engagements(session: AsyncSession, ids: Iterable[str]) -> dict[str, Engagement]:
     wanted = sorted(set(ids))
     if not wanted:
@@ -517,18 +520,6 @@ async def set_rebuilding(session: AsyncSession, on: bool) -> None:
     await session.execute(
         stmt.on_conflict_do_update(index_elements=[rebuild_state.c.id], set_=values)
     )
-
-
-async def mark_due(
-    session: AsyncSession, agreement_ids: Iterable[str], engagement_ids: Iterable[str]
-) -> None:
-    """Have the evaluator's next pass evaluate these records (during a rebuild: the pass that
-    ends it). The consumer sets the mark; only the evaluator clears it, and only on the
-    version it evaluated, so a change made meanwhile is evaluated too."""
-    for table, ids in ((rm_agreements, agreement_ids), (rm_engagements, engagement_ids)):
-        wanted = sorted({i for i in ids if i})
-        if wanted:
-            await session.execute(sa.update(table).where(table.c.id.in_(wanted)).values(due=True))
 
 
 async def set_aside(session: AsyncSession, kind: str, record_id: str, until: datetime) -> None:
