@@ -2,9 +2,14 @@
 
 - `POST /v1/ingest/engagements`: a batch of up to 1,000 items in one transaction, each item in
   a savepoint of its own, so one bad item never rejects the others; a result per item.
-- `engagements.ingest.v1`: one item per message, applied by the backbone's consumer runner in
-  its transaction; an item that breaks a rule is a permanent error (dead-lettered with the
-  reason), one that needs a service that does not answer is retried.
+- `engagements.ingest.v1`: one item per message, applied by the backbone's consumer runner a
+  fetched batch at a time in one transaction; an item that breaks a rule is refused
+  (dead-lettered with the reason) and the others applied; should the batch fail as a whole, its
+  messages are applied one at a time, an item needing a service that does not answer retried.
+
+A batch is applied in bulk through either door (`Bulk`): its engagements locked and what they
+name looked up in a few statements, every item's rules checked in memory, then the rows, their
+events and audit entries written in one statement each.
 
 Both go through `EngagementService.upsert`: the same validation, the same upsert on
 (source, external_id), so a job retrying an item any number of times, through either door or
@@ -13,24 +18,32 @@ both at once, leaves exactly one engagement.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import pydantic
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import ARRAY
 from tansiq_common.auth import OrgScope, Principal
-from tansiq_common.domain import DomainError, Unavailable
+from tansiq_common.context import current_request_id, current_traceparent
+from tansiq_common.domain import DomainError, StateEvent, Unavailable
 from tansiq_common.events.consumer import ConsumerSpec
 from tansiq_common.events.contracts import INGEST_TOPIC, INTEGRATION_SOURCE_PREFIX
 from tansiq_common.events.envelope import Envelope, InvalidEvent
+from tansiq_common.events.outbox import OutboxMessage, write_outbox
 from tansiq_common.uow import UnitOfWork
 
-from tansiq_engagements.engagements.model import Engagement
+from tansiq_engagements.engagements.model import Engagement, References
 from tansiq_engagements.engagements.schemas import EngagementIngestItem
-from tansiq_engagements.engagements.service import EngagementService, Outcome, ingest_fields
+from tansiq_engagements.engagements.service import (
+    ENTITY,
+    EngagementService,
+    ingest_fields,
+)
 from tansiq_engagements.engagements.tables import ingested_messages
 from tansiq_engagements.lookups import Lookups
 
@@ -90,6 +103,141 @@ class ItemResult:
     retryable: bool = False
 
 
+class Origin(NamedTuple):
+    """What an item's changes carry: the request (or message) that brought it, and its trace."""
+
+    request_id: str | None
+    traceparent: str | None
+
+
+class Item(NamedTuple):
+    index: int
+    fields: dict[str, Any]
+    key: tuple[str, str]
+    origin: Origin
+
+
+@dataclass
+class Plan:
+    """A batch's changes, checked and not yet written."""
+
+    results: dict[int, ItemResult] = field(default_factory=dict)
+    created: list[Engagement] = field(default_factory=list)
+    changed: list[tuple[Engagement, int]] = field(default_factory=list)  # with its locked version
+    # In the order the items made them: (engagement id, event, origin), (id, action, fields, origin)
+    events: list[tuple[str, StateEvent, Origin]] = field(default_factory=list)
+    audits: list[tuple[str, str, list[str], Origin]] = field(default_factory=list)
+
+
+class Bulk:
+    """A batch of items applied at once, with the rules of `EngagementService.plan_upsert`."""
+
+    def __init__(self, service: EngagementService) -> None:
+        self.service = service
+
+    async def plan(self, items: Sequence[Item]) -> Plan:
+        """Lock the engagements the items name and look up what they refer to, a few
+        statements for the whole batch; then check every item in memory, in order. Raises
+        Unavailable when an owner of a referenced record cannot answer."""
+        service = self.service
+        keys = list(dict.fromkeys(item.key for item in items))
+        locked = await service.repo.lock_keys(keys)
+        loaded = {key: e.version for key, e in locked.items()}
+        refs = await service.references_for([i.fields for i in items], list(locked.values()))
+        plan = Plan()
+        planned: dict[tuple[str, str], Engagement] = dict(locked)
+        for index, fields, key, origin in items:
+            current = planned.get(key)
+            before = len(current.events) if current is not None else 0
+            try:
+                outcome, engagement = service.plan_upsert(fields, key, current, refs)
+            except DomainError as exc:
+                plan.results[index] = _rejected(index, key, exc)
+                continue
+            planned[key] = engagement
+            plan.results[index] = _done(index, key, outcome, engagement)
+            if outcome == "unchanged":
+                continue
+            plan.events += [(engagement.id, e, origin) for e in engagement.events[before:]]
+            if outcome == "created":
+                action, changed_fields = f"{ENTITY}.created", sorted(fields)
+                # Later items may relate to it, as they could one written before them.
+                refs = _with_engagement(refs, engagement.id)
+            else:
+                event = engagement.events[-1]
+                action, changed_fields = f"{ENTITY}.{event.name}", list(event.changed_fields)
+            plan.audits.append((engagement.id, action, changed_fields, origin))
+        plan.created = [e for key, e in planned.items() if key not in locked]
+        plan.changed = [
+            (e, loaded[key])
+            for key, e in planned.items()
+            if key in locked and e.version != loaded[key]
+        ]
+        return plan
+
+    async def write(self, plan: Plan) -> set[tuple[str, str]]:
+        """The rows, their events and audit entries, one statement each. Returns the keys of
+        the engagements another writer inserted meanwhile (nothing of theirs is written)."""
+        repo, uow = self.service.repo, self.service.uow
+        inserted = await repo.write_many(plan.created, plan.changed)
+        written = inserted | {e.id for e, _ in plan.changed}
+        await write_outbox(
+            uow.session,
+            [
+                OutboxMessage(
+                    topic=event.topic,
+                    aggregate_type=event.aggregate_type,
+                    aggregate_id=event.aggregate_id,
+                    event_type=event.event_type,
+                    payload=event.state,
+                    headers=_headers(origin),
+                )
+                for engagement_id, event, origin in plan.events
+                if engagement_id in written
+            ],
+        )
+        audits = [
+            {"action": action, "entity_id": engagement_id, "request_id": origin.request_id,
+             "changed_fields": changed_fields}
+            for engagement_id, action, changed_fields, origin in plan.audits
+            if engagement_id in written
+        ]  # fmt: skip
+        if audits:
+            actor = uow.actor
+            await uow.session.execute(
+                _INSERT_AUDITS,
+                {
+                    "sub": actor.sub,
+                    "org": actor.org,
+                    "roles": sorted(actor.roles),
+                    "entity_type": ENTITY,
+                    "rows": json.dumps(audits),
+                },
+            )
+        for engagement in [*plan.created, *(e for e, _ in plan.changed)]:
+            engagement.events.clear()  # written (or not ours to write): never twice
+        return {(e.source, e.external_id or "") for e in plan.created if e.id not in inserted}
+
+
+# The audit entries of a bulk write in one statement, in the order the items made them.
+_INSERT_AUDITS = sa.text(
+    "INSERT INTO audit_log (actor_sub, actor_org, actor_roles, action, entity_type, entity_id, "
+    "request_id, changed_fields) "
+    "SELECT :sub, :org, :roles, a->>'action', :entity_type, a->>'entity_id', a->>'request_id', "
+    "a->'changed_fields' "
+    "FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS t(a, n) ORDER BY n"
+).bindparams(sa.bindparam("roles", type_=ARRAY(sa.Text)))
+
+
+def _headers(origin: Origin) -> dict[str, str]:
+    headers = {"request_id": origin.request_id, "traceparent": origin.traceparent}
+    return {name: value for name, value in headers.items() if value is not None}
+
+
+def _with_engagement(refs: References, engagement_id: str) -> References:
+    return replace(refs, engagement_ids=refs.engagement_ids | {engagement_id})
+
+
 class BatchIngestion:
     """One call of the batch endpoint, for an integration principal."""
 
@@ -112,7 +260,8 @@ class BatchIngestion:
 
     async def run(self, raw_items: Sequence[Any]) -> dict[str, Any]:
         results: list[ItemResult | None] = [None] * len(raw_items)
-        valid: list[tuple[int, dict[str, Any], tuple[str, str]]] = []
+        valid: list[Item] = []
+        origin = Origin(current_request_id(), current_traceparent())
         for index, raw in enumerate(raw_items):
             given = raw if isinstance(raw, Mapping) else {}
             try:
@@ -122,12 +271,12 @@ class BatchIngestion:
             except DomainError as exc:
                 errors = _domain_errors(exc)
             else:
-                valid.append((index, fields, key))
+                valid.append(Item(index, fields, key, origin))
                 continue
             source, external_id = _text(given.get("source")), _text(given.get("external_id"))
             results[index] = ItemResult(index, "rejected", source, external_id, errors=errors)
         # Items are applied in key order: two batches lock shared rows in the same order.
-        valid.sort(key=lambda each: each[2])
+        valid.sort(key=lambda item: item.key)
         async with self.uow:
             for index, result in (await self._apply_all(valid)).items():
                 results[index] = result
@@ -143,56 +292,28 @@ class BatchIngestion:
             leads=self.leads,
         )
 
-    async def _apply_all(
-        self, valid: Sequence[tuple[int, dict[str, Any], tuple[str, str]]]
-    ) -> dict[int, ItemResult]:
-        """The whole batch at once: the engagements it names locked and looked up in a few
-        statements, every item's rules checked in memory, then the changes written in bulk in
-        one savepoint. Should that write fail, the items are applied one by one, each in a
-        savepoint of its own; an item another writer inserted meanwhile is applied on its own
-        too (as an update of what that writer inserted)."""
-        service = self._service()
-        keys = list(dict.fromkeys(key for _, _, key in valid))
-        locked = await service.repo.lock_keys(keys)
-        loaded = {key: e.version for key, e in locked.items()}
+    async def _apply_all(self, valid: Sequence[Item]) -> dict[int, ItemResult]:
+        """The whole batch at once (`Bulk`), in one savepoint. Should the write fail, the items
+        are applied one by one, each in a savepoint of its own; an item another writer
+        inserted meanwhile is applied on its own too (as an update of what that writer
+        inserted)."""
+        bulk = Bulk(self._service())
         try:
-            refs = await service.references_for([f for _, f, _ in valid], list(locked.values()))
+            plan = await bulk.plan(valid)
         except Unavailable:
             # Some item names a record its owner cannot confirm now: those items, and only
             # those, are rejected (retryable) when each is looked up on its own.
-            return {index: await self._apply(index, fields, key) for index, fields, key in valid}
-        planned: dict[tuple[str, str], Engagement] = dict(locked)
-        audits: list[tuple[Outcome, Engagement, Any]] = []
-        results: dict[int, ItemResult] = {}
-        for index, fields, key in valid:
-            try:
-                outcome, engagement = service.plan_upsert(fields, key, planned.get(key), refs)
-            except DomainError as exc:
-                results[index] = _rejected(index, key, exc)
-                continue
-            planned[key] = engagement
-            audits.append((outcome, engagement, fields))
-            results[index] = _done(index, key, outcome, engagement)
-            if outcome == "created":
-                # Later items may relate to it, as they could one written before them.
-                refs = replace(refs, engagement_ids=refs.engagement_ids | {engagement.id})
-        created = [e for key, e in planned.items() if key not in locked]
-        changed = [(e, loaded[key]) for key, e in planned.items() if key in locked]
-        changed = [(e, version) for e, version in changed if e.version != version]
+            return {i.index: await self._apply(i.index, i.fields, i.key) for i in valid}
         try:
             async with self.uow.savepoint():
-                inserted = await service.repo.write_many(created, changed)
-                written = inserted | {e.id for e, _ in changed}
-                for outcome, engagement, fields in audits:
-                    if engagement.id in written:
-                        service.audit_outcome(outcome, engagement, fields)
+                raced = await bulk.write(plan)
         except sa_exc.DBAPIError as exc:
             if exc.connection_invalidated:
                 raise  # the database is gone: the whole call fails (5xx), nothing written
             log.warning("ingest batch applied item by item after %r", exc)
-            return {index: await self._apply(index, fields, key) for index, fields, key in valid}
-        raced = {(e.source, e.external_id) for e in created if e.id not in inserted}
-        for index, fields, key in valid:
+            return {i.index: await self._apply(i.index, i.fields, i.key) for i in valid}
+        results = plan.results
+        for index, fields, key, _ in valid:
             if key in raced:
                 results[index] = await self._apply(index, fields, key)
         return results
@@ -279,17 +400,120 @@ def _text(value: Any) -> str | None:
 
 def ingest_consumer(lookups: Lookups) -> ConsumerSpec:
     """The consumer of engagements.ingest.v1 (`tansiq replay ingest` re-reads it, changing
-    nothing: every applied message is remembered in `ingested_messages`)."""
+    nothing: every applied message is remembered in `ingested_messages`). A fetched batch is
+    applied at once (`apply_ingest_batch`); should that fail, message by message
+    (`apply_ingest_message`)."""
 
     async def handle(uow: UnitOfWork, envelope: Envelope) -> None:
         await apply_ingest_message(uow, envelope, lookups)
+
+    async def handle_batch(uow: UnitOfWork, envelopes: Sequence[Envelope]) -> dict[str, Any]:
+        return await apply_ingest_batch(uow, envelopes, lookups)
 
     return ConsumerSpec(
         name=CONSUMER_NAME,
         topics=[INGEST_TOPIC],
         handlers={INGEST_EVENT_TYPE: handle},
+        batch_handler=handle_batch,
         uses_uow=True,
     )
+
+
+class RacedWithAnotherWriter(Exception):
+    """An item of the batch was inserted by another writer meanwhile (or needs a service that
+    did not answer): the batch goes message by message instead, where each such item is an
+    update of what the other writer inserted (or is retried)."""
+
+
+def item_of(envelope: Envelope) -> tuple[dict[str, Any], tuple[str, str]]:
+    """A message's item (fields, key), or InvalidEvent with the reason."""
+    system = envelope.source.removeprefix(INTEGRATION_SOURCE_PREFIX)
+    try:
+        item = parse_item(envelope.data)
+    except ItemInvalid as exc:
+        raise InvalidEvent(f"item rejected: {exc}") from None
+    if item["source"] != system:
+        raise InvalidEvent(
+            f"item rejected: source {item['source']!r} is not the sending system {system!r}"
+        )
+    try:
+        return ingest_fields(item)
+    except DomainError as exc:
+        raise _refusal(exc) from None
+
+
+def _refusal(exc: DomainError) -> InvalidEvent:
+    reasons = "; ".join(
+        f"{e.get('field')}: {e.get('message')} ({e['type']})" for e in _domain_errors(exc)
+    )
+    return InvalidEvent(f"item rejected: {reasons}")
+
+
+async def apply_ingest_batch(
+    uow: UnitOfWork, envelopes: Sequence[Envelope], lookups: Lookups
+) -> dict[str, InvalidEvent]:
+    """The messages of a fetched batch at once, with the rules of `apply_ingest_message`: a
+    message applied before (a replay) changes nothing, an item that breaks a rule is refused
+    with the reason (nothing of it written) and the others applied. The changes of each item
+    carry its message as their request."""
+    session = uow.session
+    ids = [e.id for e in envelopes]
+    seen = set(
+        await session.scalars(
+            sa.select(ingested_messages.c.event_id).where(ingested_messages.c.event_id.in_(ids))
+        )
+    )
+    refused: dict[str, InvalidEvent] = {}
+    items: list[Item] = []
+    by_index: dict[int, Envelope] = {}
+    for envelope in envelopes:
+        if envelope.id in seen:
+            continue
+        try:
+            fields, key = item_of(envelope)
+        except InvalidEvent as exc:
+            refused[envelope.id] = exc
+            continue
+        origin = Origin(envelope.id, envelope.headers.get("traceparent"))
+        items.append(Item(len(by_index), fields, key, origin))
+        by_index[len(by_index)] = envelope
+    # Applied in key order (two writers lock shared rows in the same order); the sort is
+    # stable, so a key's messages keep their partition order.
+    items.sort(key=lambda item: item.key)
+    bulk = Bulk(EngagementService(uow, lookups))
+    plan = await bulk.plan(items)  # Unavailable: the runner goes message by message, retrying
+    applied = []
+    for result in plan.results.values():
+        envelope = by_index[result.index]
+        if result.retryable:  # not the item's fault: message by message, retried
+            raise RacedWithAnotherWriter(f"{envelope.id} needs a service that did not answer")
+        if result.result == "rejected":
+            refused[envelope.id] = _refusal_of(result)
+        else:
+            applied.append(
+                {
+                    "event_id": envelope.id,
+                    "source": result.source,
+                    "external_id": result.external_id,
+                    "engagement_id": result.id,
+                    "outcome": result.result,
+                }
+            )
+    if await bulk.write(plan):
+        raise RacedWithAnotherWriter("an item was inserted through the other door meanwhile")
+    if applied:
+        # In partition order: received_at (clock_timestamp) keeps the order they came in.
+        position = {event_id: n for n, event_id in enumerate(ids)}
+        applied.sort(key=lambda row: position[row["event_id"]])
+        await session.execute(sa.insert(ingested_messages), applied)
+    return refused
+
+
+def _refusal_of(result: ItemResult) -> InvalidEvent:
+    reasons = "; ".join(
+        f"{e.get('field')}: {e.get('message')} ({e['type']})" for e in result.errors
+    )
+    return InvalidEvent(f"item rejected: {reasons}")
 
 
 async def apply_ingest_message(uow: UnitOfWork, envelope: Envelope, lookups: Lookups) -> None:
@@ -302,29 +526,19 @@ async def apply_ingest_message(uow: UnitOfWork, envelope: Envelope, lookups: Loo
     )
     if seen:
         return
-    system = envelope.source.removeprefix(INTEGRATION_SOURCE_PREFIX)
-    try:
-        item = parse_item(envelope.data)
-    except ItemInvalid as exc:
-        raise InvalidEvent(f"item rejected: {exc}") from None
-    if item["source"] != system:
-        raise InvalidEvent(
-            f"item rejected: source {item['source']!r} is not the sending system {system!r}"
-        )
+    fields, key = item_of(envelope)
+    item = {**fields, "source": key[0], "external_id": key[1]}
     try:
         outcome, engagement = await EngagementService(uow, lookups).upsert(item)
     except Unavailable:
         raise
     except DomainError as exc:
-        reasons = "; ".join(
-            f"{e.get('field')}: {e.get('message')} ({e['type']})" for e in _domain_errors(exc)
-        )
-        raise InvalidEvent(f"item rejected: {reasons}") from None
+        raise _refusal(exc) from None
     await session.execute(
         sa.insert(ingested_messages).values(
             event_id=envelope.id,
-            source=item["source"],
-            external_id=item["external_id"],
+            source=key[0],
+            external_id=key[1],
             engagement_id=engagement.id,
             outcome=outcome,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -19,9 +20,25 @@ from tansiq_engagements.engagements.tables import engagements
 __all__ = ["DuplicateExternalId", "EngagementRepository", "parse_id", "visibility_clause"]
 
 MAPPER = RowMapper(Engagement)
-# Rows per statement of a bulk write: 35 columns each stays well under PostgreSQL's 32,767
-# parameters per statement.
+# Keys per locking query (two parameters each).
 BULK_ROWS = 500
+
+
+# Bulk writes of ingestion: rows as one JSON array, read back as engagement records by PostgreSQL.
+_INSERT_ROWS = sa.text(
+    "INSERT INTO engagements SELECT * FROM jsonb_populate_recordset(NULL::engagements, "
+    "CAST(:rows AS jsonb)) ON CONFLICT DO NOTHING RETURNING id"
+)
+_LOADED = "loaded_version"  # not a column: the version an updated row was locked at
+_UPDATED = [c.name for c in engagements.c if c.name not in ("id", "created_at")]
+_TARGETS = ", ".join(f'"{c}"' for c in _UPDATED)
+_VALUES = ", ".join(f'r."{c}"' for c in _UPDATED)
+_UPDATE_ROWS = sa.text(
+    f"UPDATE engagements AS e SET ({_TARGETS}) = ({_VALUES}) "  # noqa: S608 - our own columns
+    "FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS d(doc), "
+    "LATERAL jsonb_populate_record(NULL::engagements, d.doc) AS r "
+    f"WHERE e.id = r.id AND e.version = (d.doc->>'{_LOADED}')::int"
+)
 
 
 class DuplicateExternalId(RuleConflict):
@@ -97,7 +114,7 @@ class EngagementRepository(VersionedRepository[Engagement]):
 
     async def lock_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Engagement]:
         """Like `by_keys`, but the engagements are not handed to the unit of work: a batch
-        plans its changes on them first and `write_many` hands over those it writes."""
+        plans its changes on them and writes them, their events and audit entries itself."""
         found: dict[tuple[str, str], Engagement] = {}
         t = engagements
         for start in range(0, len(keys), BULK_ROWS):
@@ -113,41 +130,30 @@ class EngagementRepository(VersionedRepository[Engagement]):
                 found[(engagement.source, engagement.external_id or "")] = engagement
         return found
 
+    def row_of(self, engagement: Engagement) -> dict[str, Any]:
+        """The engagement's row as JSON, from the state its last event carries (computed once
+        for the event, not again for the row)."""
+        state = engagement.events[-1].state if engagement.events else None
+        if state is None or state.get("version") != engagement.version:
+            state = engagement.snapshot()
+        return {**state, **self.extra_columns(engagement)}
+
     async def write_many(
         self, created: Sequence[Engagement], changed: Sequence[tuple[Engagement, int]]
     ) -> set[str]:
         """Insert `created` (unless another writer inserted the same engagement: those are
         left out of the answer) and update `changed`, each with the version it was locked at
-        (`lock_keys` holds the rows, so no one changed them since). Every engagement written is
-        handed to the unit of work. Returns the ids inserted."""
+        (`lock_keys` holds the rows, so no one changed them since): one statement each, the
+        rows sent as one JSON array. The caller writes their events and audit entries.
+        Returns the ids inserted."""
         inserted: set[str] = set()
-        t = engagements
         if created:
-            # One statement compiled once, its rows sent in pages (SQLAlchemy's "insertmanyvalues").
-            stmt = pg_insert(t).on_conflict_do_nothing().returning(t.c.id)
-            rows = [self.to_row(e) for e in created]
-            inserted = {str(i) for i in (await self.session.execute(stmt, rows)).scalars()}
-        for engagement in created:
-            if engagement.id in inserted:
-                self._seen(engagement)
+            rows = json.dumps([self.row_of(e) for e in created])
+            result = await self.session.execute(_INSERT_ROWS, {"rows": rows})
+            inserted = {str(i) for i in result.scalars()}
         if changed:
-            columns = [c for c in self.to_row(changed[0][0]) if c not in ("id", "created_at")]
-            update = (
-                sa.update(t)
-                .where(t.c.id == sa.bindparam("b_id"), t.c.version == sa.bindparam("b_loaded"))
-                .values({c: sa.bindparam(f"b_{c}") for c in columns})
-            )
-            params = []
-            for engagement, loaded in changed:
-                row = self.to_row(engagement)
-                params.append(
-                    {"b_id": engagement.id, "b_loaded": loaded}
-                    | {f"b_{c}": row[c] for c in columns}
-                )
-            await self.session.execute(update, params)
-            for engagement, _ in changed:
-                self._seen(engagement)
-                self._loaded[engagement.id] = engagement.version
+            rows = json.dumps([{**self.row_of(e), _LOADED: loaded} for e, loaded in changed])
+            await self.session.execute(_UPDATE_ROWS, {"rows": rows})
         return inserted
 
     async def find_by_key(self, source: str, external_id: str) -> str | None:
