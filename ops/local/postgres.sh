@@ -232,7 +232,11 @@ pg_provision() {
             "rolcanlogin AND rolcreatedb AND NOT rolsuper"
         role_sql "$RUNTIME_USER" "$RUNTIME_PASSWORD" "LOGIN NOCREATEDB NOSUPERUSER NOCREATEROLE" \
             "rolcanlogin AND NOT rolcreatedb AND NOT rolsuper AND NOT rolcreaterole"
+        # The tests drop their databases WITH (FORCE): an autovacuum worker in one is only
+        # terminated for a member of pg_signal_backend.
         cat <<SQL
+SELECT format('GRANT pg_signal_backend TO %I', '$APP_USER')
+ WHERE NOT pg_has_role('$APP_USER', 'pg_signal_backend', 'MEMBER') \gexec
 \connect template1
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 \connect postgres

@@ -37,10 +37,19 @@ async def create_database(admin_url: str, name: str, migrations_dir: Path) -> st
     return url
 
 
-async def drop_database(admin_url: str, name: str) -> None:
+async def drop_database(admin_url: str, name: str, attempts: int = 20) -> None:
     conn = await asyncpg.connect(_plain(admin_url))
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(attempts):
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except asyncpg.InsufficientPrivilegeError:
+                # An autovacuum worker in the database, and a role that may not terminate it
+                # (not a member of pg_signal_backend): it finishes in a moment.
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.5)
     finally:
         await conn.close()
 
