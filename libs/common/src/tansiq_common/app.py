@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 
 from tansiq_common import health, metrics
 from tansiq_common.background import running_in_background
-from tansiq_common.db import Database
+from tansiq_common.db import Database, DriverReads
 from tansiq_common.docs import install_docs
 from tansiq_common.idempotency import IdempotencyMiddleware, purge_periodically
 from tansiq_common.logging import configure_logging
@@ -81,6 +81,7 @@ def create_service_app(
         app.state.db = db
         # Reads: one statement each, no transaction of their own (no BEGIN/ROLLBACK round trips).
         app.state.read_engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+        app.state.reads = DriverReads(app.state.read_engine)
         app.state.readiness_checks["database"] = db.ping
         app.state.organization_directory = getattr(
             app.state, "organization_directory_override", None

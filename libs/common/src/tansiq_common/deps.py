@@ -22,13 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tansiq_common.auth.dependencies import current_principal, get_scope
 from tansiq_common.auth.principal import Principal
 from tansiq_common.auth.scope import OrgScope
+from tansiq_common.db import DriverReads
 from tansiq_common.etag import etag_for
 from tansiq_common.problems import Problem
 from tansiq_common.settings import ServiceSettings
 from tansiq_common.uow import UnitOfWork
 
+# Every dependency is `async def`: FastAPI runs a plain `def` one in a worker thread, a thread
+# hop per request for what is an attribute lookup.
 
-def get_settings(request: Request) -> ServiceSettings:
+
+async def get_settings(request: Request) -> ServiceSettings:
     settings: ServiceSettings = request.app.state.settings
     return settings
 
@@ -41,7 +45,16 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncConnection]:
         yield connection
 
 
-def get_uow(request: Request, principal: Principal = Depends(current_principal)) -> UnitOfWork:
+async def get_reads(request: Request) -> DriverReads:
+    """Reads on the driver's connection (tansiq_common.db.DriverReads): a plain dependency, no
+    connection held for the request; each read takes one from the pool for its statements."""
+    reads: DriverReads = request.app.state.reads
+    return reads
+
+
+async def get_uow(
+    request: Request, principal: Principal = Depends(current_principal)
+) -> UnitOfWork:
     return UnitOfWork(request.app.state.db.sessionmaker, actor=principal)
 
 
@@ -53,7 +66,7 @@ class CallerContext:
     scope: OrgScope
 
 
-def get_caller(
+async def get_caller(
     principal: Principal = Depends(current_principal), scope: OrgScope = Depends(get_scope)
 ) -> CallerContext:
     return CallerContext(principal, scope)
@@ -61,6 +74,7 @@ def get_caller(
 
 Settings = Annotated[ServiceSettings, Depends(get_settings)]
 ReadSession = Annotated[AsyncConnection, Depends(get_read_session)]
+Reads = Annotated[DriverReads, Depends(get_reads)]
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
 Caller = Annotated[CallerContext, Depends(get_caller)]
 Scope = Annotated[OrgScope, Depends(get_scope)]
@@ -77,7 +91,7 @@ class UnsupportedMediaType(Problem):
 MERGE_PATCH_TYPES = ("application/merge-patch+json", "application/json")
 
 
-def merge_patch_content(request: Request, _: Principal = Depends(current_principal)) -> None:
+async def merge_patch_content(request: Request, _: Principal = Depends(current_principal)) -> None:
     """PATCH bodies are JSON merge patches (RFC 7396); any other media type is refused, not
     guessed at. Depends on the caller first: an anonymous caller hears 401, not 415."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -104,13 +104,19 @@ def _foreign_cursor() -> BadRequest:
     return BadRequest("The cursor is not one this API issued.", slug="invalid-cursor")
 
 
+def cursor_values(order_by: Sequence[sa.ColumnElement[Any]], cursor: str) -> list[Any]:
+    """The cursor's values, each checked against and typed as its column (400 invalid-cursor
+    otherwise), for a keyset condition `(order_by) > (values)` written as SQL text."""
+    values = decode_cursor(cursor, len(order_by))
+    return [_typed(column, value) for column, value in zip(order_by, values, strict=True)]
+
+
 def after_cursor(order_by: Sequence[sa.ColumnElement[Any]], cursor: str) -> sa.ColumnElement[bool]:
     """The keyset condition `(order_by) > (cursor's values)`, each value checked and bound with
     its column's type, so a forged cursor is a 400 and never a database error."""
-    values = decode_cursor(cursor, len(order_by))
     bound = [
-        sa.literal(_typed(column, value), column.type)
-        for column, value in zip(order_by, values, strict=True)
+        sa.literal(value, column.type)
+        for column, value in zip(order_by, cursor_values(order_by, cursor), strict=True)
     ]
     return sa.tuple_(*order_by) > sa.tuple_(*bound)
 

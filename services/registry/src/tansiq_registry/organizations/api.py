@@ -11,6 +11,7 @@ from tansiq_common.auth import Principal, Role, authorize
 from tansiq_common.deps import (
     IfMatch,
     MergePatch,
+    Reads,
     ReadSession,
     Scope,
     Uow,
@@ -44,7 +45,7 @@ READ = authorize(
 ADMIN = authorize(Role.registry_admin)
 
 
-def get_registry_settings(request: Request) -> RegistrySettings:
+async def get_registry_settings(request: Request) -> RegistrySettings:
     settings: RegistrySettings = request.app.state.settings
     return settings
 
@@ -79,7 +80,7 @@ async def create_organization(
 
 @router.get("", response_model=OrganizationPage, responses=problem_responses(400, 401, 403))
 async def list_organizations(
-    session: ReadSession,
+    reads: Reads,
     _: Principal = Depends(READ),
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -106,8 +107,8 @@ async def list_organizations(
         q=q,
         include_archived=include_archived,
     )
-    orgs, next_cursor = await queries.list_organizations(session, f, limit=limit, cursor=cursor)
-    return page([o.snapshot() for o in orgs], next_cursor)
+    states, next_cursor = await queries.organization_states(reads, f, limit=limit, cursor=cursor)
+    return page(states, next_cursor)
 
 
 @router.post(
@@ -136,10 +137,8 @@ async def import_organizations(
 
 
 @router.get("/{org_id}", response_model=OrganizationOut, responses=problem_responses(401, 403, 404))
-async def get_organization(
-    org_id: str, session: ReadSession, _: Principal = Depends(READ)
-) -> JSONResponse:
-    return _respond(await queries.get_organization(session, org_id))
+async def get_organization(org_id: str, reads: Reads, _: Principal = Depends(READ)) -> JSONResponse:
+    return versioned(OrganizationOut, await queries.organization_state(reads, org_id))
 
 
 @router.patch(

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from tansiq_common.pagination import after_cursor, split_page
+from tansiq_common.db import DriverReads
+from tansiq_common.pagination import after_cursor, cursor_values, encode_cursor, split_page
 from tansiq_common.repository import Reader
-from tansiq_common.search import matches
+from tansiq_common.search import MAX_TERMS, like_escape, matches, query_terms
 
 from tansiq_registry.organizations.model import Link, Organization, OrganizationNotFound, Status
 from tansiq_registry.organizations.repository import MAPPER, chain, descendant_ids, parse_id
@@ -16,6 +17,97 @@ from tansiq_registry.organizations.tables import organizations
 
 # The hierarchy view lists at most this many descendants (`descendants_truncated` says so).
 MAX_DESCENDANTS = 1000
+
+
+# --- the API's reads: SQL text on the driver's connection, rows straight to JSON states -----------
+
+# The columns of the model's fields (not the search text): what a state is read from.
+_COLUMNS = ", ".join(MAPPER.columns())
+_BY_ID = f"SELECT {_COLUMNS} FROM organizations WHERE id = $1"  # noqa: S608 - field names
+
+
+async def organization_state(reads: DriverReads, org_id: str) -> dict[str, Any]:
+    """One organization's JSON-ready state (what `Organization.snapshot()` gives); archived ones
+    stay resolvable (other records point at them). An id that is no UUID names nothing."""
+    canonical = parse_id(org_id)
+    row = await reads.fetchrow(_BY_ID, canonical) if canonical is not None else None
+    if row is None:
+        raise OrganizationNotFound(f"No organization {org_id}.")
+    state: dict[str, Any] = MAPPER.state_from_row(row)
+    return state
+
+
+def list_query(f: OrganizationFilter, *, limit: int, cursor: str | None) -> tuple[str, list[Any]]:
+    """The page query and its arguments: keyset in (created_at, id) order, one row more than
+    the page to see if another page follows. Kept apart so the benchmark can EXPLAIN exactly
+    this statement. Every value is a bound parameter; the text depends only on which filters
+    are given, so asyncpg prepares each shape once per connection."""
+    where: list[str] = []
+    args: list[Any] = []
+
+    def bind(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    for column, value in (
+        ("kind", f.kind),
+        ("scope", f.scope),
+        ("iati_identifier", f.iati_identifier),
+    ):
+        if value is not None:
+            where.append(f"{column} = {bind(value)}")
+    if f.country is not None:
+        where.append(f"country = {bind(f.country.upper())}")
+    for column, raw in (("parent_id", f.parent_id), ("ministry_id", f.ministry_id)):
+        if raw is not None:
+            canonical = parse_id(raw)
+            # An id that is not a UUID names no organization: an empty page, not an error.
+            where.append(f"{column} = {bind(canonical)}" if canonical else "false")
+    if f.designation is not None:
+        where.append(f"designations @> {bind([f.designation])}")
+    if f.status is not None:
+        where.append(f"status = {bind(f.status)}")
+    elif not f.include_archived:
+        where.append(f"status = {bind(Status.active.value)}")
+    # Every term must occur in the normalised text; the trigram index serves LIKE '%term%'.
+    for term in query_terms(f.q or "")[:MAX_TERMS]:
+        where.append(f"search_text LIKE {bind(f'%{like_escape(term)}%')} ESCAPE '\\'")
+    if cursor:
+        created_at, last_id = cursor_values(PAGE_ORDER, cursor)
+        where.append(f"(created_at, id) > ({bind(created_at)}, {bind(last_id)})")
+    # Only column names and $n placeholders are spliced in; every value is bound.
+    sql = f"SELECT {_COLUMNS} FROM organizations"  # noqa: S608
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY created_at, id LIMIT {bind(limit + 1)}"
+    return sql, args
+
+
+async def organization_states(
+    reads: DriverReads, f: OrganizationFilter, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of JSON-ready states and the next page's cursor (None on the last page)."""
+    sql, args = list_query(f, limit=limit, cursor=cursor)
+    async with reads.connection() as connection:
+        if not f.q:
+            rows = await connection.fetch(sql, *args)
+        else:
+            # See CUSTOM_PLANS: a plan per pattern for searches, the default after.
+            await connection.execute("SET plan_cache_mode = force_custom_plan")
+            try:
+                rows = await connection.fetch(sql, *args)
+            finally:
+                await connection.execute("RESET plan_cache_mode")
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        # The id as text, as the column's type gives it (the cursors of every list agree).
+        next_cursor = encode_cursor([last["created_at"], str(last["id"])])
+    return [MAPPER.state_from_row(row) for row in rows], next_cursor
+
+
+# --- reads of the write side (a unit of work's session) and the hierarchy view --------------------
 
 
 def to_model(row: Any) -> Organization:
