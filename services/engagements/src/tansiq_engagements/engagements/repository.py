@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from tansiq_common.auth import OrgScope, Principal, visible_to
 from tansiq_common.codec import RowMapper
@@ -20,8 +21,6 @@ from tansiq_engagements.engagements.tables import engagements
 __all__ = ["DuplicateExternalId", "EngagementRepository", "parse_id", "visibility_clause"]
 
 MAPPER = RowMapper(Engagement)
-# Keys per locking query (two parameters each).
-BULK_ROWS = 500
 
 
 # Bulk writes of ingestion: rows as one JSON array, read back as engagement records by PostgreSQL.
@@ -114,20 +113,36 @@ class EngagementRepository(VersionedRepository[Engagement]):
 
     async def lock_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Engagement]:
         """Like `by_keys`, but the engagements are not handed to the unit of work: a batch
-        plans its changes on them and writes them, their events and audit entries itself."""
-        found: dict[tuple[str, str], Engagement] = {}
+        plans its changes on them and writes them, their events and audit entries itself. The
+        keys travel as two arrays joined on the unique index (a list of row values is
+        planned as a scan of the table)."""
+        if not keys:
+            return {}
         t = engagements
-        for start in range(0, len(keys), BULK_ROWS):
-            chunk = [tuple(k) for k in keys[start : start + BULK_ROWS]]
-            stmt = (
-                sa.select(t)
-                .where(sa.tuple_(t.c.source, t.c.external_id).in_(chunk))
-                .order_by(t.c.id)
-                .with_for_update()
+        wanted = (
+            sa.select(
+                sa.func.unnest(sa.bindparam("sources", type_=ARRAY(sa.Text))).label("source"),
+                sa.func.unnest(sa.bindparam("external_ids", type_=ARRAY(sa.Text))).label(
+                    "external_id"
+                ),
             )
-            for row in await self.session.execute(stmt):
-                engagement = self.to_model(row)
-                found[(engagement.source, engagement.external_id or "")] = engagement
+        ).subquery()
+        stmt = (
+            sa.select(t)
+            .join(
+                wanted,
+                sa.and_(t.c.source == wanted.c.source, t.c.external_id == wanted.c.external_id),
+            )
+            .order_by(t.c.id)
+            .with_for_update(of=t)
+        )
+        found: dict[tuple[str, str], Engagement] = {}
+        rows = await self.session.execute(
+            stmt, {"sources": [k[0] for k in keys], "external_ids": [k[1] for k in keys]}
+        )
+        for row in rows:
+            engagement = self.to_model(row)
+            found[(engagement.source, engagement.external_id or "")] = engagement
         return found
 
     def row_of(self, engagement: Engagement) -> dict[str, Any]:
