@@ -12,6 +12,7 @@ from tansiq_engagements.engagements.model import (
     ActionItemNotFound,
     ActionStatus,
     Attachment,
+    Attendees,
     Engagement,
     InvalidEngagement,
     InvalidSource,
@@ -781,3 +782,56 @@ def test_links_are_kept_in_order_without_repeats():
     assert (e.agreement_ids, e.related_engagement_ids) == (("b", "a"), ("y", "x"))
     assert e.revise({"agreement_ids": None}, refs=refs, now=LATER) == ["agreement_ids"]
     assert e.agreement_ids == ()
+
+
+def test_attendee_counts_given_in_part_or_as_counts():
+    assert create(attendees={"total": 5}).attendees == Attendees(5, 0, 0)
+    assert create(attendees={"total": 5, "nationals": None}).attendees == Attendees(5, 0, 0)
+    assert create(attendees=Attendees(4, 3, 2)).attendees == Attendees(4, 3, 2)
+    with pytest.raises(InvalidEngagement) as error:
+        create(attendees=Attendees(2, 3, 0))
+    assert refused(error) == (
+        "invalid-attendees",
+        "attendees.nationals",
+        "More nationals than attendees in total.",
+    )
+
+
+def test_a_hundred_links_and_no_more():
+    known = frozenset(f"a{i}" for i in range(101))
+    refs = References(organizations=REFS.organizations, agreement_ids=known)
+    hundred = [f"a{i}" for i in range(100)]
+    e = Engagement.create(id="e", fields=fields(agreement_ids=hundred), refs=refs, now=NOW)
+    assert e.agreement_ids == tuple(hundred)
+    with pytest.raises(InvalidEngagement) as error:
+        Engagement.create(
+            id="e", fields=fields(agreement_ids=[*hundred, "a100"]), refs=refs, now=NOW
+        )
+    assert refused(error) == ("validation-error", "agreement_ids", "At most 100 links.")
+
+
+def test_attachments_given_as_metadata_objects_keep_their_place():
+    e = create()
+    photo = Attachment(name="photo.jpg", media_type="image/jpeg")
+    e.submit_report(
+        text="r",
+        attachments=[photo, {"name": "b.pdf", "media_type": "application/pdf"}],
+        by="u",
+        by_org=None,
+        now=LATER,
+    )
+    assert e.report is not None
+    assert e.report.attachments == (photo, Attachment("b.pdf", "application/pdf"))
+
+
+def test_an_action_item_revision_refused_or_recorded_at_its_time():
+    e = create()
+    e.add_action_item(item_id="a1", fields={"title": "t", "owner_org_id": "un"}, refs=REFS, now=NOW)
+    with pytest.raises(InvalidEngagement) as error:
+        e.revise_action_item("a1", {"status": "closed"}, refs=REFS, now=LATER)
+    assert refused(error)[1:] == (
+        "status",
+        "'closed' is not one of open, in_progress, done, cancelled.",
+    )
+    e.revise_action_item("a1", {"status": "cancelled"}, refs=REFS, now=LATER)
+    assert (e.updated_at, e.version, e.action_item("a1").updated_at) == (LATER, 3, LATER)
