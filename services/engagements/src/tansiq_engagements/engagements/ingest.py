@@ -419,6 +419,19 @@ def ingest_consumer(lookups: Lookups) -> ConsumerSpec:
     )
 
 
+# A batch's messages applied before, and those applied now: one statement each.
+_SEEN = sa.select(ingested_messages.c.event_id).where(
+    ingested_messages.c.event_id == sa.func.any(sa.bindparam("ids", type_=ARRAY(sa.Text)))
+)
+_REMEMBER = sa.text(
+    "INSERT INTO ingested_messages (event_id, source, external_id, engagement_id, outcome) "
+    "SELECT event_id, source, external_id, engagement_id, outcome "
+    "FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS (event_id text, source text, "
+    "external_id text, engagement_id uuid, outcome text)) WITH ORDINALITY "
+    "AS t(event_id, source, external_id, engagement_id, outcome, n) ORDER BY n"
+)
+
+
 class RacedWithAnotherWriter(Exception):
     """An item of the batch was inserted by another writer meanwhile (or needs a service that
     did not answer): the batch goes message by message instead, where each such item is an
@@ -458,11 +471,7 @@ async def apply_ingest_batch(
     carry its message as their request."""
     session = uow.session
     ids = [e.id for e in envelopes]
-    seen = set(
-        await session.scalars(
-            sa.select(ingested_messages.c.event_id).where(ingested_messages.c.event_id.in_(ids))
-        )
-    )
+    seen = set(await session.scalars(_SEEN, {"ids": ids}))
     refused: dict[str, InvalidEvent] = {}
     items: list[Item] = []
     by_index: dict[int, Envelope] = {}
@@ -505,7 +514,7 @@ async def apply_ingest_batch(
         # In partition order: received_at (clock_timestamp) keeps the order they came in.
         position = {event_id: n for n, event_id in enumerate(ids)}
         applied.sort(key=lambda row: position[row["event_id"]])
-        await session.execute(sa.insert(ingested_messages), applied)
+        await session.execute(_REMEMBER, {"rows": json.dumps(applied)})
     return refused
 
 
