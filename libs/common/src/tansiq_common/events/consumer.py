@@ -18,11 +18,12 @@ event id as request id), so a consumer can publish events and write audit rows t
 its read-model change.
 
 Batches: the records of one partition fetched together are applied in one transaction. A spec
-may also give a ``batch_handler``, taking ``(session or uow, envelopes)`` for the new events of
-the batch at once (the ids recorded in ``processed_events`` in one statement first); it returns
-the events it refuses (id → InvalidEvent), which must have written nothing: their ids are
-forgotten and they go to the DLQ (``invalid``, with the reason) once the rest has committed,
-together with the batch's undecodable or unauthentic messages. Anything else going wrong rolls
+may also give a ``batch_handler``, taking ``(session or uow, envelopes)``: the new events of a
+whole fetch (every partition's records, each partition's in order) at once, their ids recorded
+in ``processed_events`` in one statement first. It returns the events it refuses (id →
+InvalidEvent), which must have written nothing: their ids are forgotten and they go to the DLQ
+(``invalid``, with the reason) once the rest has committed, together with the batch's
+undecodable or unauthentic messages. Anything else going wrong rolls
 the batch back and its records go one at a time through the per-event handlers, so a poison
 message is isolated without losing the rest. A batch handler sets the request id and trace of
 what each event causes itself (several events share the transaction).
@@ -586,10 +587,19 @@ class ConsumerRunner:
                 )
                 async with state.lock:  # a rebalance waits for the in-flight batch
                     assigned = consumer.assignment()
-                    for tp, records in batch.items():
-                        if tp not in assigned or tp in state.revoked:
-                            continue  # revoked meanwhile; its new owner reads it
-                        await self.process_batch(records)
+                    owned = {
+                        tp: records
+                        for tp, records in batch.items()
+                        if tp in assigned and tp not in state.revoked
+                    }  # a partition revoked meanwhile is read by its new owner
+                    if self.spec.batch_handler is not None and owned:
+                        # Every partition's records in one batch: each partition's keep
+                        # their order, and the handler applies a key's events in order.
+                        await self.process_batch([r for rs in owned.values() for r in rs])
+                    else:
+                        for records in owned.values():
+                            await self.process_batch(records)
+                    for tp, records in owned.items():
                         state.pending[tp] = positions[tp] = records[-1].offset + 1
                 await _commit(consumer, state)
                 self._report_lag(consumer, positions)
