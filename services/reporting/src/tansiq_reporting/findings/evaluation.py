@@ -121,8 +121,7 @@ class Evaluator:
         orgs = _Orgs(self.session)
         engagements = await store.load_engagements(self.session, engagements_wanted)
         around = await self._neighbourhoods(engagements.values(), orgs)
-        for ns in around.values():
-            await orgs.need(i for n in ns for i in n.org_ids)
+        await orgs.need(i for ns in around.values() for n in ns for i in n.org_ids)
         # C3 is symmetric: an engagement that now pairs with a changed one gains a finding too.
         # (One that paired with it before names it in its finding: `anchors_naming` above.)
         extra = {
@@ -133,8 +132,8 @@ class Evaluator:
         }
         around.update(await self._neighbourhoods(extra.values(), orgs))
         engagements.update(extra)
-        for ns in around.values():
-            await orgs.need(i for n in ns for i in n.org_ids)
+        # (Every neighbour's organizations at once: one query, not one per neighbourhood.)
+        await orgs.need(i for ns in around.values() for n in ns for i in n.org_ids)
 
         agreements = await store.load_agreements(self.session, agreements_wanted)
         await orgs.need(i for a in agreements.values() for i in a.org_ids)

@@ -29,6 +29,7 @@ from tansiq_reporting.readmodels.model import (
 from tansiq_reporting.readmodels.tables import (
     rebuild_state,
     rm_agreements,
+    rm_engagement_orgs,
     rm_engagements,
     rm_organizations,
 )
@@ -488,12 +489,26 @@ async def neighbourhoods(
         .render_derived(name="q", with_types=True)
     )
     window = timedelta(days=window_days)
+    # Per engagement asked about, each partner's engagements within the window: an index range
+    # of rm_engagement_orgs each (never the whole window, never all of a partner's).
+    partner = sa.func.unnest(q.c.partners).table_valued("value").render_derived(name="p")
+    n = rm_engagement_orgs
+    near = (
+        sa.select(n.c.engagement_id)
+        .select_from(partner)
+        .join(n, n.c.org_id == partner.c.value)
+        .where(n.c.start.between(q.c.start - window, q.c.start + window))
+        .distinct()
+        .lateral("near")
+    )
     rows = await session.execute(
-        sa.select(q.c.eid.label("neighbour_of"), t).join(
+        sa.select(q.c.eid.label("neighbour_of"), t)
+        .select_from(q)
+        .join(near, sa.true())
+        .join(
             t,
             sa.and_(
-                t.c.org_ids.overlap(q.c.partners),
-                t.c.start.between(q.c.start - window, q.c.start + window),
+                t.c.id == near.c.engagement_id,
                 t.c.id != q.c.eid,
                 t.c.status.is_distinct_from(CANCELLED),
             ),

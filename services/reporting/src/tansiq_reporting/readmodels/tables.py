@@ -150,6 +150,16 @@ sa.Index(
     rm_engagements.c.counted_country,
     rm_engagements.c.counted_ministry_id,
 )
+# Every (organization, start) an engagement names, kept by a trigger on rm_engagements
+# (migration 0009): rule C3's neighbourhoods by partner and time window, one index range each.
+rm_engagement_orgs = sa.Table(
+    "rm_engagement_orgs",
+    metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column("start", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("engagement_id", sa.Text, primary_key=True),
+)
+
 sa.Index(
     "ix_rm_engagements_counted_partners",
     rm_engagements.c.counted_partners,
