@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp
 
 from tansiq_common import health, metrics
 from tansiq_common.background import running_in_background
@@ -89,6 +90,7 @@ def create_service_app(
             db.sessionmaker,
             organization_directory if organizations is None else organizations,
             cache_seconds=5 if organizations is None else 0,
+            read_engine=app.state.read_engine,
         )
         async with AsyncExitStack() as stack:
             stack.push_async_callback(db.dispose)
@@ -115,17 +117,19 @@ def create_service_app(
         # /docs is served with Swagger UI's files from the service itself (tansiq_common.docs).
         docs_url=None,
         redoc_url=None,
+        # FastAPI's own OpenTelemetry off: the services trace with tansiq_common.tracing, and
+        # its per-request check for a configured provider is a cost on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.service = service
     app.state.settings = settings
     app.state.readiness_checks = {}
     app.state.advisory_checks = {}
     install_problem_handlers(app)
-    # Order: the last added runs first. Request context outermost, so every log line and
-    # problem carries the request id; then the body limit; idempotency sees the whole body.
-    app.add_middleware(IdempotencyMiddleware, ttl=timedelta(hours=settings.idempotency_ttl_hours))
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, service=service)
+    # One layer of our own: the request context, so every log line and problem carries the
+    # request id; requests with a body go on through the body limit, then idempotency (which
+    # sees the whole body); reads skip both (tansiq_common.middleware).
+    app.add_middleware(_service_middleware, service=service, settings=settings)
     install_tracing(app, service)  # outermost when tracing is on; nothing when it is off
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -135,6 +139,14 @@ def create_service_app(
         app.include_router(router)
     _document_problem_schema(app)
     return app
+
+
+def _service_middleware(app: ASGIApp, *, service: str, settings: ServiceSettings) -> ASGIApp:
+    ttl = timedelta(hours=settings.idempotency_ttl_hours)
+    with_body = BodySizeLimitMiddleware(
+        IdempotencyMiddleware(app, ttl=ttl), max_bytes=settings.max_body_bytes
+    )
+    return RequestContextMiddleware(app, service=service, body_layers=with_body)
 
 
 _PROBLEM_CONTENT = {

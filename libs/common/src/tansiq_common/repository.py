@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
@@ -52,6 +53,24 @@ def constraint_name(exc: IntegrityError) -> str | None:
             return str(name)
         seen = seen.__cause__
     return None
+
+
+# Bound parameter names of the versioned UPDATE (no column has them).
+_SAVED_ID, _LOADED_VERSION = "saved_id_", "loaded_version_"
+
+
+@functools.cache
+def _insert_of(table: sa.Table) -> sa.Insert:
+    return sa.insert(table)
+
+
+@functools.cache
+def _update_of(table: sa.Table) -> sa.Update:
+    """UPDATE of the row with this id and the version it was loaded at; the SET columns are
+    the parameters given at execution."""
+    return sa.update(table).where(
+        table.c.id == sa.bindparam(_SAVED_ID), table.c.version == sa.bindparam(_LOADED_VERSION)
+    )
 
 
 class VersionedRepository(Generic[A]):
@@ -127,7 +146,10 @@ class VersionedRepository(Generic[A]):
     # -- writing --
 
     async def add(self, aggregate: A) -> None:
-        await self._guarded(sa.insert(self.table).values(**self.to_row(aggregate)))
+        # The row as parameters of one statement per table, not `.values(**row)`: SQLAlchemy
+        # then finds the compiled INSERT in its cache instead of building a statement and its
+        # cache key from every value on each write.
+        await self._guarded(_insert_of(self.table), self.to_row(aggregate))
         self._seen(aggregate)
 
     async def save(self, aggregate: A) -> None:
@@ -140,11 +162,8 @@ class VersionedRepository(Generic[A]):
         values = self.to_row(aggregate)
         del values["id"]
         values.pop("created_at", None)
-        result = await self._guarded(
-            sa.update(self.table)
-            .where(self.table.c.id == aggregate.id, self.table.c.version == loaded)
-            .values(**values)
-        )
+        values[_SAVED_ID], values[_LOADED_VERSION] = aggregate.id, loaded
+        result = await self._guarded(_update_of(self.table), values)
         if result.rowcount != 1:
             raise ConcurrentChange(f"The {self._name()} changed meanwhile; read it again.")
         self._loaded[aggregate.id] = aggregate.version
@@ -153,9 +172,9 @@ class VersionedRepository(Generic[A]):
         self._loaded.setdefault(aggregate.id, aggregate.version)
         self.uow.track(aggregate)
 
-    async def _guarded(self, stmt: Any) -> Any:
+    async def _guarded(self, stmt: Any, params: dict[str, Any] | None = None) -> Any:
         try:
-            return await self.session.execute(stmt)
+            return await self.session.execute(stmt, params)
         except IntegrityError as exc:
             # A concurrent writer won the race a pre-check looks for: name it by constraint.
             factory = self.conflicts.get(constraint_name(exc) or "")

@@ -205,3 +205,22 @@ async def test_registry_and_replica_compute_the_same_scope(infra_db, directory_d
     finally:
         async with infra_db.engine.begin() as conn:
             await conn.run_sync(metadata.drop_all)
+
+
+async def test_scopes_on_the_driver_connection_are_the_sessions(infra_db, directory_db_url):
+    """The directory given the app's read engine computes every scope as the session does."""
+    await _load(
+        infra_db,
+        [*HIERARCHY, org("gone", parent="icd", ministry="mofa", status="archived")],
+    )
+    by_session = ReplicaDirectory(infra_db.sessionmaker, cache_seconds=0)
+    by_driver = ReplicaDirectory(
+        infra_db.sessionmaker,
+        cache_seconds=0,
+        read_engine=infra_db.engine.execution_options(isolation_level="AUTOCOMMIT"),
+    )
+    for org_id in ("mofa", "icd", "icd-unit", "moe", "moe-dir", "unesco", "gone", "nobody"):
+        assert await by_driver.scope_of(org_id) == await by_session.scope_of(org_id), org_id
+    unit = await by_driver.scope_of("icd-unit")
+    assert (unit.ministry_id, unit.is_coordinating_body, unit.country) == ("mofa", True, "QA")
+    assert (await by_driver.scope_of("mofa")).descendants == {"mofa", "icd", "icd-unit", "gone"}

@@ -15,10 +15,10 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from tansiq_common.auth.scope import OrgScope
-from tansiq_common.db import new_metadata
+from tansiq_common.db import DriverReads, new_metadata
 from tansiq_common.events.consumer import ConsumerSpec
 from tansiq_common.repository import parse_id
 
@@ -111,7 +111,7 @@ def _chain_query(table: sa.Table, org_id: str) -> sa.Select[Any]:
 
 
 async def scope_from_rows(
-    session: AsyncSession, org_id: str, table: sa.Table = organization_directory
+    session: AsyncSession | AsyncConnection, org_id: str, table: sa.Table = organization_directory
 ) -> OrgScope:
     """The scope of `org_id` over an organization table: the registry's own `organizations` or
     a service's replica `organization_directory` (same column names), so both compute scopes
@@ -148,6 +148,53 @@ async def scope_from_rows(
     )
 
 
+async def scope_from_driver(
+    connection: Any, org_id: str, table: sa.Table = organization_directory
+) -> OrgScope:
+    """`scope_from_rows` on the driver's (asyncpg) connection: the same three statements as SQL
+    text, without SQLAlchemy's statement and result machinery (each uncached request runs them)."""
+    canonical = parse_id(org_id) if isinstance(table.c.id.type, sa.Uuid) else org_id
+    if canonical is None:
+        return OrgScope.empty(org_id)
+    sql = _DRIVER_SQL.get(table.name)
+    if sql is None:
+        sql = _DRIVER_SQL[table.name] = _driver_sql(table.name)
+    org = await connection.fetchrow(sql[0], canonical)
+    if org is None or org["status"] != ACTIVE:
+        return OrgScope.empty(canonical)
+    found = await connection.fetch(sql[1], canonical)
+    chain = await connection.fetch(sql[2], canonical)
+    return OrgScope(
+        org_id=canonical,
+        ministry_id=_text_or_none(org["ministry_id"]),
+        descendants=frozenset(str(row["id"]) for row in found),
+        is_coordinating_body=any(
+            row["status"] == ACTIVE and COORDINATING_BODY in (row["designations"] or [])
+            for row in chain
+        ),
+        country=org["country"],
+        national=org["scope"] == NATIONAL,
+    )
+
+
+_DRIVER_SQL: dict[str, tuple[str, str, str]] = {}
+
+
+def _driver_sql(name: str) -> tuple[str, str, str]:
+    # The table's name is ours (the registry's or the replica's), never a client's.
+    t = f'"{name}"'
+    return (
+        f"SELECT id, ministry_id, status, country, scope FROM {t} WHERE id = $1",  # noqa: S608
+        # UNION (not ALL) stops a cycle in bad data from recursing forever.
+        f"WITH RECURSIVE tree(id) AS (SELECT id FROM {t} WHERE id = $1 "  # noqa: S608
+        f"UNION SELECT o.id FROM {t} o JOIN tree ON o.parent_id = tree.id) SELECT id FROM tree",
+        "WITH RECURSIVE up(id, parent_id, designations, status) AS ("  # noqa: S608
+        f"SELECT id, parent_id, designations, status FROM {t} WHERE id = $1 "
+        f"UNION SELECT o.id, o.parent_id, o.designations, o.status FROM {t} o "
+        "JOIN up ON o.id = up.parent_id) SELECT designations, status FROM up",
+    )
+
+
 class ScopeDirectory:
     """OrganizationDirectory over an organization table; scopes cached for a few seconds
     (0: not at all, for the registry, which owns the table)."""
@@ -158,8 +205,12 @@ class ScopeDirectory:
         table: sa.Table = organization_directory,
         *,
         cache_seconds: float = 5.0,
+        read_engine: AsyncEngine | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        # Given (the app's autocommit engine): scopes are read with no transaction of their own,
+        # no BEGIN and ROLLBACK round trips around three statements on each uncached request.
+        self._reads = DriverReads(read_engine) if read_engine is not None else None
         self._table = table
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, OrgScope]] = {}
@@ -169,8 +220,12 @@ class ScopeDirectory:
         hit = self._cache.get(org_id)
         if hit is not None and now - hit[0] < self._cache_seconds:
             return hit[1]
-        async with self._sessionmaker() as session:
-            scope = await scope_from_rows(session, org_id, self._table)
+        if self._reads is not None:
+            async with self._reads.connection() as connection:
+                scope = await scope_from_driver(connection, org_id, self._table)
+        else:
+            async with self._sessionmaker() as session:
+                scope = await scope_from_rows(session, org_id, self._table)
         if self._cache_seconds > 0:
             if len(self._cache) > 10_000:  # bounded: a flood of foreign org ids cannot grow it
                 self._cache.clear()
