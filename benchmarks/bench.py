@@ -8,8 +8,11 @@ asyncpg baseline doing the same work, in the same run, with wrk as the load gene
 Loads `--orgs` organizations with COPY into a scratch database (dropped at the end), starts the
 registry (one uvicorn worker, relay off, bearer token verified on every request) and the raw app
 (one uvicorn worker) on loopback, and runs every scenario with `wrk -t1 -c<connections>
--d<seconds>s` against each. Then, for GET by id, the latency at half of Tansiq's peak rate with
-`hey -q` (a fixed rate) against both. Prints one table. Bounded: every run has a duration.
+-d<seconds>s` against each, measuring requests/s, p50/p99 and the CPU time each server process
+spends per request (user + system, from /proc: less sensitive to other work on a shared machine
+than requests/s). Then, for GET by id, the latency at half of Tansiq's peak rate with `hey -q`
+(a fixed rate) against both. Prints one table with the date, machine and load average.
+Bounded: every run has a duration. `--scenarios list,search` runs a subset (data-size runs).
 """
 
 from __future__ import annotations
@@ -47,6 +50,18 @@ class Result:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+    cpu_us: float = 0.0  # CPU time (user + system) of the server process per request
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (Linux /proc): less sensitive to other work on
+    a shared machine than requests per second."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _ms(value: str) -> float:
@@ -54,7 +69,8 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def wrk(url: str, script: Path, seconds: int, connections: int) -> Result:
+def wrk(url: str, script: Path, seconds: int, connections: int, pid: int) -> Result:
+    before = cpu_seconds(pid)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
         capture_output=True,
@@ -67,7 +83,9 @@ def wrk(url: str, script: Path, seconds: int, connections: int) -> Result:
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return Result(rps, p50, p99, int(bad.group(1)) if bad else 0)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    cpu_us = (cpu_seconds(pid) - before) / max(requests, 1) * 1e6
+    return Result(rps, p50, p99, int(bad.group(1)) if bad else 0, cpu_us)
 
 
 def hey_at_rate(url: str, token: str, rate: float, seconds: int) -> tuple[float, float]:
@@ -133,10 +151,12 @@ def start_raw(database_url: str, folder: Path) -> subprocess.Popen[bytes]:
 def row(name: str, tansiq: Result, raw: Result) -> str:
     ratio = tansiq.rps / raw.rps if raw.rps else 0.0
     errors = f"  ({tansiq.non_2xx}/{raw.non_2xx} non-2xx)" if tansiq.non_2xx or raw.non_2xx else ""
+    cpu_ratio = raw.cpu_us / tansiq.cpu_us if tansiq.cpu_us else 0.0
     return (
         f"| {name:<26} | {tansiq.rps:>8,.0f} | {raw.rps:>8,.0f} | {ratio:>5.2f} | "
-        f"{tansiq.p50_ms:>6.1f} / {tansiq.p99_ms:<6.1f} | {raw.p50_ms:>6.1f} / {raw.p99_ms:<6.1f} |"
-        + errors
+        f"{tansiq.p50_ms:>6.1f} / {tansiq.p99_ms:<6.1f} | "
+        f"{raw.p50_ms:>6.1f} / {raw.p99_ms:<6.1f} | "
+        f"{tansiq.cpu_us:>6,.0f} | {raw.cpu_us:>5,.0f} | {cpu_ratio:>4.2f} |" + errors
     )
 
 
@@ -145,7 +165,13 @@ async def main() -> None:
     parser.add_argument("--orgs", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--scenarios",
+        default="get,list,search,create,patch,latency",
+        help="comma-separated subset (latency: GET by id at half of Tansiq's peak rate)",
+    )
     args = parser.parse_args()
+    chosen = set(args.scenarios.split(","))
     for tool in ("wrk", "hey"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing: `make bench` installs it (apt-get install {tool})")
@@ -170,7 +196,8 @@ async def main() -> None:
                 "AUTH_JWKS_FILE": str(folder / "jwks.json"),
                 "REGISTRY_RUN_RELAY": "false",
                 "REGISTRY_RUN_CONSUMERS": "false",
-                "LOG_LEVEL": "WARNING",
+                # The default level: the access log line of every request is part of the cost.
+                "LOG_LEVEL": "INFO",
             },
             folder,
         )
@@ -193,20 +220,29 @@ async def main() -> None:
              json.dumps({"acronym": "BENCH"}),
              {"If-Match": "*", "Content-Type": "application/merge-patch+json"}),
         ]  # fmt: skip
+        keys = ["get", "list", "search", "create", "patch"]
+        scenarios = [each for key, each in zip(keys, scenarios, strict=True) if key in chosen]
         print(
-            f"\nwrk -t1 -c{args.connections} -d{args.seconds}s, loopback, one uvicorn worker each, "
-            f"{args.orgs:,} organizations\n"
+            f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {_machine()}, "
+            f"load average {load_average()}\n"
+            f"wrk -t1 -c{args.connections} -d{args.seconds}s, loopback, one uvicorn worker each, "
+            f"{args.orgs:,} organizations; CPU: user + system time of the server process per "
+            "request (ratio raw/Tansiq)\n"
         )
         print("| scenario                   | Tansiq/s |    raw/s | ratio | Tansiq p50 / p99 ms "
-              "| raw p50 / p99 ms |")  # fmt: skip
-        print("| --- | ---: | ---: | ---: | --- | --- |")
+              "| raw p50 / p99 ms | Tansiq CPU us | raw CPU us | CPU ratio |")  # fmt: skip
+        print("| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |")
         results: dict[str, Result] = {}
         for label, method, paths, payload, headers in scenarios:
             script = lua(folder, label.split()[0], token, method, paths, payload, headers)
-            ours = wrk(service.base_url, script, args.seconds, args.connections)
-            theirs = wrk(raw_base, script, args.seconds, args.connections)
+            seconds, connections = args.seconds, args.connections
+            ours = wrk(service.base_url, script, seconds, connections, service.process.pid)
+            theirs = wrk(raw_base, script, seconds, connections, raw.pid)
             results[label] = ours
             print(row(label, ours, theirs), flush=True)
+        print(f"\nload average after: {load_average()}")
+        if "latency" not in chosen or "GET by id" not in results:
+            return
         half = results["GET by id"].rps / 2
         path = f"/v1/organizations/{sample[0]}"
         ours_p = hey_at_rate(service.base_url + path, token, half, args.seconds)
@@ -224,6 +260,19 @@ async def main() -> None:
             raw.terminate()
             raw.wait(10)
         await databases.drop_database(admin_url, name)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    return f"{os.cpu_count()} cores ({model})"
 
 
 if __name__ == "__main__":

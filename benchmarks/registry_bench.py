@@ -34,7 +34,6 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import make_url
 from tansiq_common.auth.devkeys import SigningKey, jwks_document, token_claims
 from tansiq_common.pagination import DEFAULT_LIMIT, encode_cursor
@@ -151,15 +150,13 @@ async def explain(url: str) -> None:
         ]
         for label, q, cursor in shapes:
             f = queries.OrganizationFilter(q=q)
-            stmt = queries.list_statement(f, limit=DEFAULT_LIMIT, cursor=cursor)
-            compiled = stmt.compile(dialect=PGDialect_asyncpg())  # type: ignore[no-untyped-call]
-            params = [compiled.params[name] for name in compiled.positiontup or []]
+            sql, params = queries.list_query(f, limit=DEFAULT_LIMIT, cursor=cursor)
             print(f"\n=== {label}: q={q!r}" + (" with cursor" if cursor else ""))
             await conn.execute("SET plan_cache_mode = force_custom_plan")
-            plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {compiled.string}", *params)
+            plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *params)
             _print_plan("custom plan (what the service runs):", plan)
             await conn.execute("SET plan_cache_mode = force_generic_plan")
-            await conn.execute(f"PREPARE bench_q AS {compiled.string}")
+            await conn.execute(f"PREPARE bench_q AS {sql}")
             args = ", ".join(_literal(p) for p in params)
             plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_q({args})")
             _print_plan("generic plan (a reused prepared statement, without the fix):", plan)

@@ -7,9 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from tansiq_common.db import DriverReads
-from tansiq_common.pagination import after_cursor, cursor_values, encode_cursor, split_page
+from tansiq_common.pagination import cursor_values, encode_cursor
 from tansiq_common.repository import Reader
-from tansiq_common.search import MAX_TERMS, like_escape, matches, query_terms
+from tansiq_common.search import MAX_TERMS, like_escape, query_terms
 
 from tansiq_registry.organizations.model import Link, Organization, OrganizationNotFound, Status
 from tansiq_registry.organizations.repository import MAPPER, chain, descendant_ids, parse_id
@@ -17,6 +17,32 @@ from tansiq_registry.organizations.tables import organizations
 
 # The hierarchy view lists at most this many descendants (`descendants_truncated` says so).
 MAX_DESCENDANTS = 1000
+
+
+@dataclass(frozen=True)
+class OrganizationFilter:
+    kind: str | None = None
+    scope: str | None = None
+    country: str | None = None
+    parent_id: str | None = None
+    ministry_id: str | None = None
+    designation: str | None = None
+    status: str | None = None
+    iati_identifier: str | None = None
+    q: str | None = None
+    include_archived: bool = False
+
+
+# Search statements are prepared once per connection (asyncpg) and PostgreSQL may switch a
+# prepared statement to a generic plan after five runs. A generic plan cannot see the LIKE pattern,
+# so it costs every term at a fixed 0.5 % and picks one plan for all of them: the (created_at, id)
+# index scan that filters the whole table for a rare term, or (two or more terms) trigram bitmaps
+# that sort thousands of rows for common ones. `benchmarks/registry_bench.py --explain` shows both.
+# A plan per pattern costs about a millisecond of planning and is right for rare and common terms:
+# searches set plan_cache_mode = force_custom_plan around their statement.
+
+# Keyset order of every list: stable while organizations are added.
+PAGE_ORDER = (organizations.c.created_at, organizations.c.id)
 
 
 # --- the API's reads: SQL text on the driver's connection, rows straight to JSON states -----------
@@ -92,7 +118,7 @@ async def organization_states(
         if not f.q:
             rows = await connection.fetch(sql, *args)
         else:
-            # See CUSTOM_PLANS: a plan per pattern for searches, the default after.
+            # A plan per pattern for searches (see above), the default after.
             await connection.execute("SET plan_cache_mode = force_custom_plan")
             try:
                 rows = await connection.fetch(sql, *args)
@@ -134,88 +160,6 @@ async def get_many(session: Reader, ids: list[str]) -> dict[str, Organization]:
         return {}
     rows = await session.execute(sa.select(organizations).where(organizations.c.id.in_(canonical)))
     return {str(row.id): to_model(row) for row in rows}
-
-
-@dataclass(frozen=True)
-class OrganizationFilter:
-    kind: str | None = None
-    scope: str | None = None
-    country: str | None = None
-    parent_id: str | None = None
-    ministry_id: str | None = None
-    designation: str | None = None
-    status: str | None = None
-    iati_identifier: str | None = None
-    q: str | None = None
-    include_archived: bool = False
-
-
-def _conditions(f: OrganizationFilter) -> list[sa.ColumnElement[bool]]:
-    t = organizations
-    where: list[sa.ColumnElement[bool]] = []
-    for column, value in (
-        (t.c.kind, f.kind),
-        (t.c.scope, f.scope),
-        (t.c.iati_identifier, f.iati_identifier),
-    ):
-        if value is not None:
-            where.append(column == value)
-    if f.country is not None:
-        where.append(t.c.country == f.country.upper())
-    for column, raw in ((t.c.parent_id, f.parent_id), (t.c.ministry_id, f.ministry_id)):
-        if raw is not None:
-            canonical = parse_id(raw)
-            # An id that is not a UUID names no organization: an empty page, not an error.
-            where.append(column == canonical if canonical else sa.false())
-    if f.designation is not None:
-        where.append(t.c.designations.contains([f.designation]))
-    if f.status is not None:
-        where.append(t.c.status == f.status)
-    elif not f.include_archived:
-        where.append(t.c.status == Status.active.value)
-    # Every term must occur in the normalised text; the trigram index serves LIKE '%term%'.
-    where.extend(matches(t.c.search_text, f.q))
-    return where
-
-
-# Search statements are prepared once per connection (asyncpg) and PostgreSQL may switch a
-# prepared statement to a generic plan after five runs. A generic plan cannot see the LIKE pattern,
-# so it costs every term at a fixed 0.5 % and picks one plan for all of them: the (created_at, id)
-# index scan that filters the whole table for a rare term, or (two or more terms) trigram bitmaps
-# that sort thousands of rows for common ones. `benchmarks/registry_bench.py --explain` shows both.
-# A plan per pattern costs about a millisecond of planning and is right for rare and common terms.
-CUSTOM_PLANS = sa.text("SET plan_cache_mode = force_custom_plan")
-DEFAULT_PLANS = sa.text("RESET plan_cache_mode")
-
-# Keyset order of every list: stable while organizations are added.
-PAGE_ORDER = (organizations.c.created_at, organizations.c.id)
-
-
-def list_statement(f: OrganizationFilter, *, limit: int, cursor: str | None) -> sa.Select[Any]:
-    """The page query: keyset in (created_at, id) order, one row more than the page to see if
-    another page follows. Kept separate so the benchmark can EXPLAIN exactly this statement."""
-    stmt = sa.select(organizations).where(*_conditions(f))
-    if cursor:
-        stmt = stmt.where(after_cursor(PAGE_ORDER, cursor))
-    return stmt.order_by(*PAGE_ORDER).limit(limit + 1)
-
-
-async def list_organizations(
-    session: Reader, f: OrganizationFilter, *, limit: int, cursor: str | None
-) -> tuple[list[Organization], str | None]:
-    """Keyset pages in (created_at, id) order: stable while rows are added."""
-    stmt = list_statement(f, limit=limit, cursor=cursor)
-    if not f.q:
-        rows, next_cursor = split_page(list(await session.execute(stmt)), PAGE_ORDER, limit)
-        return [to_model(row) for row in rows], next_cursor
-    # Reads run in autocommit (no transaction for SET LOCAL): set it for this statement and
-    # reset it, so the pooled connection keeps its default.
-    await session.execute(CUSTOM_PLANS)
-    try:
-        rows, next_cursor = split_page(list(await session.execute(stmt)), PAGE_ORDER, limit)
-    finally:
-        await session.execute(DEFAULT_PLANS)
-    return [to_model(row) for row in rows], next_cursor
 
 
 def summary(org: Organization, depth: int) -> dict[str, Any]:
