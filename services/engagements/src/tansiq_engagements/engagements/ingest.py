@@ -18,6 +18,8 @@ both at once, leaves exactly one engagement.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Collection, Mapping, Sequence
@@ -111,7 +113,7 @@ class Origin(NamedTuple):
 
 
 class Item(NamedTuple):
-    index: int
+    position: int  # in the batch
     fields: dict[str, Any]
     key: tuple[str, str]
     origin: Origin
@@ -129,32 +131,67 @@ class Plan:
     audits: list[tuple[str, str, list[str], Origin]] = field(default_factory=list)
 
 
+@dataclass
+class Looked:
+    """What a batch found before its items are checked: the engagements of its keys (locked,
+    with the versions they had), the records they refer to, and what is planned so far."""
+
+    locked: dict[tuple[str, str], Engagement]
+    loaded: dict[tuple[str, str], int]
+    refs: References
+    planned: dict[tuple[str, str], Engagement]
+
+
+# Items checked and written together; a slice's rows go to the database while the next slice
+# is checked.
+SLICE = 125
+
+
+def _slices(items: Sequence[Item], size: int) -> list[list[Item]]:
+    """`items` (sorted by key) in slices of about `size`, never splitting a key's items."""
+    slices: list[list[Item]] = []
+    current: list[Item] = []
+    for item in items:
+        if len(current) >= size and item.key != current[-1].key:
+            slices.append(current)
+            current = []
+        current.append(item)
+    if current:
+        slices.append(current)
+    return slices
+
+
 class Bulk:
     """A batch of items applied at once, with the rules of `EngagementService.plan_upsert`."""
 
     def __init__(self, service: EngagementService) -> None:
         self.service = service
 
-    async def plan(self, items: Sequence[Item]) -> Plan:
-        """Lock the engagements the items name and look up what they refer to, a few
-        statements for the whole batch; then check every item in memory, in order. Raises
-        Unavailable when an owner of a referenced record cannot answer."""
+    async def look_up(self, items: Sequence[Item]) -> Looked:
+        """Lock the engagements the items name and look up what they refer to: a few
+        statements for the whole batch. Raises Unavailable when an owner of a referenced
+        record cannot answer."""
         service = self.service
         keys = list(dict.fromkeys(item.key for item in items))
         locked = await service.repo.lock_keys(keys)
-        loaded = {key: e.version for key, e in locked.items()}
         refs = await service.references_for([i.fields for i in items], list(locked.values()))
-        plan = Plan()
-        planned: dict[tuple[str, str], Engagement] = dict(locked)
+        return Looked(locked, {key: e.version for key, e in locked.items()}, refs, dict(locked))
+
+    def check(self, items: Sequence[Item], looked: Looked) -> Plan:
+        """Every item's rules, in memory and in order; what they change, planned on what
+        earlier items planned (`looked` keeps it). Nothing is written."""
+        service, plan, planned = self.service, Plan(), looked.planned
+        keys = []
         for index, fields, key, origin in items:
             current = planned.get(key)
             before = len(current.events) if current is not None else 0
             try:
-                outcome, engagement = service.plan_upsert(fields, key, current, refs)
+                outcome, engagement = service.plan_upsert(fields, key, current, looked.refs)
             except DomainError as exc:
                 plan.results[index] = _rejected(index, key, exc)
                 continue
             planned[key] = engagement
+            keys.append(key)
             plan.results[index] = _done(index, key, outcome, engagement)
             if outcome == "unchanged":
                 continue
@@ -162,18 +199,44 @@ class Bulk:
             if outcome == "created":
                 action, changed_fields = f"{ENTITY}.created", sorted(fields)
                 # Later items may relate to it, as they could one written before them.
-                refs = _with_engagement(refs, engagement.id)
+                looked.refs = _with_engagement(looked.refs, engagement.id)
             else:
                 event = engagement.events[-1]
                 action, changed_fields = f"{ENTITY}.{event.name}", list(event.changed_fields)
             plan.audits.append((engagement.id, action, changed_fields, origin))
-        plan.created = [e for key, e in planned.items() if key not in locked]
-        plan.changed = [
-            (e, loaded[key])
-            for key, e in planned.items()
-            if key in locked and e.version != loaded[key]
-        ]
+        for key in dict.fromkeys(keys):
+            engagement = planned[key]
+            if key not in looked.locked:
+                plan.created.append(engagement)
+            elif engagement.version != looked.loaded[key]:
+                plan.changed.append((engagement, looked.loaded[key]))
         return plan
+
+    async def apply(
+        self, items: Sequence[Item], looked: Looked
+    ) -> tuple[dict[int, ItemResult], set[tuple[str, str]]]:
+        """Check and write the items (sorted by key) a slice at a time, each slice's rows
+        written while the next is checked: the database works while Python does. A key's
+        items are in one slice. Returns every item's result and the keys another writer
+        inserted meanwhile (`write`)."""
+        results: dict[int, ItemResult] = {}
+        raced: set[tuple[str, str]] = set()
+        writing: asyncio.Future[set[tuple[str, str]]] | None = None
+        try:
+            for part in _slices(items, SLICE):
+                plan = self.check(part, looked)
+                results |= plan.results
+                if writing is not None:
+                    raced |= await writing
+                writing = asyncio.ensure_future(self.write(plan))
+            if writing is not None:
+                raced |= await writing
+        finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
+                with contextlib.suppress(BaseException):
+                    await writing
+        return results, raced
 
     async def write(self, plan: Plan) -> set[tuple[str, str]]:
         """The rows, their events and audit entries, one statement each. Returns the keys of
@@ -299,20 +362,19 @@ class BatchIngestion:
         inserted)."""
         bulk = Bulk(self._service())
         try:
-            plan = await bulk.plan(valid)
+            looked = await bulk.look_up(valid)
         except Unavailable:
             # Some item names a record its owner cannot confirm now: those items, and only
             # those, are rejected (retryable) when each is looked up on its own.
-            return {i.index: await self._apply(i.index, i.fields, i.key) for i in valid}
+            return {i.position: await self._apply(i.position, i.fields, i.key) for i in valid}
         try:
             async with self.uow.savepoint():
-                raced = await bulk.write(plan)
+                results, raced = await bulk.apply(valid, looked)
         except sa_exc.DBAPIError as exc:
             if exc.connection_invalidated:
                 raise  # the database is gone: the whole call fails (5xx), nothing written
             log.warning("ingest batch applied item by item after %r", exc)
-            return {i.index: await self._apply(i.index, i.fields, i.key) for i in valid}
-        results = plan.results
+            return {i.position: await self._apply(i.position, i.fields, i.key) for i in valid}
         for index, fields, key, _ in valid:
             if key in raced:
                 results[index] = await self._apply(index, fields, key)
@@ -490,9 +552,12 @@ async def apply_ingest_batch(
     # stable, so a key's messages keep their partition order.
     items.sort(key=lambda item: item.key)
     bulk = Bulk(EngagementService(uow, lookups))
-    plan = await bulk.plan(items)  # Unavailable: the runner goes message by message, retrying
+    looked = await bulk.look_up(items)  # Unavailable: message by message, retried
+    results, raced = await bulk.apply(items, looked)
+    if raced:
+        raise RacedWithAnotherWriter("an item was inserted through the other door meanwhile")
     applied = []
-    for result in plan.results.values():
+    for result in results.values():
         envelope = by_index[result.index]
         if result.retryable:  # not the item's fault: message by message, retried
             raise RacedWithAnotherWriter(f"{envelope.id} needs a service that did not answer")
@@ -508,12 +573,10 @@ async def apply_ingest_batch(
                     "outcome": result.result,
                 }
             )
-    if await bulk.write(plan):
-        raise RacedWithAnotherWriter("an item was inserted through the other door meanwhile")
     if applied:
         # In partition order: received_at (clock_timestamp) keeps the order they came in.
         position = {event_id: n for n, event_id in enumerate(ids)}
-        applied.sort(key=lambda row: position[row["event_id"]])
+        applied.sort(key=lambda row: position[str(row["event_id"])])
         await session.execute(_REMEMBER, {"rows": json.dumps(applied)})
     return refused
 

@@ -23,6 +23,7 @@ from tansiq_common.domain import (
 )
 
 from tansiq_engagements.engagements.countries import is_country
+from tansiq_engagements.engagements.state import encoder
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -327,6 +328,11 @@ class Engagement(VersionedAggregate):
     external_id: str | None = None
     version: int = 1
     events: list[Any] = field(default_factory=list, compare=False, repr=False)
+
+    def snapshot(self) -> dict[str, Any]:
+        """What `to_json` gives (the base class's answer), by an encoder built once (state)."""
+        state: dict[str, Any] = encoder(type(self))(self)
+        return state
 
     @classmethod
     def create(
@@ -838,6 +844,10 @@ def _attachments(value: Iterable[Any]) -> tuple[Attachment, ...]:
 
 
 def _enum(cls: type[E], value: Any, field_name: str) -> E:
+    try:  # a value as clients send it (or a member): a dict look-up, not the enum's call
+        return cls._value2member_map_[value]  # type: ignore[return-value]
+    except (KeyError, TypeError):
+        pass
     try:
         return cls(value)
     except ValueError:

@@ -7,6 +7,7 @@ Kafka topic), so there is one set of rules whoever writes.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
@@ -403,4 +404,10 @@ def canonical(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _id(value: Any) -> Any:
-    return (parse_id(value) or value) if isinstance(value, str) else value
+    return _canonical_id(value) if isinstance(value, str) else value
+
+
+@functools.lru_cache(maxsize=8192)
+def _canonical_id(value: str) -> str:
+    # A batch names the same few organizations in every item: each spelled once.
+    return parse_id(value) or value
