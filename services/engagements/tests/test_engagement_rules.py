@@ -18,6 +18,7 @@ from tansiq_engagements.engagements.model import (
     InvalidSource,
     Location,
     OrgFacts,
+    Participant,
     References,
     Report,
     StatusConflict,
@@ -835,3 +836,63 @@ def test_an_action_item_revision_refused_or_recorded_at_its_time():
     )
     e.revise_action_item("a1", {"status": "cancelled"}, refs=REFS, now=LATER)
     assert (e.updated_at, e.version, e.action_item("a1").updated_at) == (LATER, 3, LATER)
+
+
+def test_creation_and_additions_are_stamped_with_their_time():
+    e = create(start="2025-03-10T09:00:00+03:00")
+    assert (e.created_at, e.updated_at, e.version) == (NOW, NOW, 1)
+    assert e.start.tzinfo is UTC
+    assert e.end is not None
+    assert e.end.tzinfo is UTC
+    e.add_action_item(
+        item_id="a1", fields={"title": "t", "owner_org_id": "un"}, refs=REFS, now=LATER
+    )
+    assert (e.created_at, e.updated_at, e.version) == (NOW, LATER, 2)
+
+
+def test_revisions_refuse_an_unset_start_and_a_relation_to_itself():
+    refs = References(organizations=REFS.organizations, engagement_ids=frozenset({"e1", "x"}))
+    e = Engagement.create(id="e1", fields=fields(), refs=refs, now=NOW)
+    with pytest.raises(InvalidEngagement) as unset:
+        e.revise({"start": None}, refs=refs, now=LATER)
+    assert refused(unset) == ("validation-error", "start", "start is required.")
+    with pytest.raises(InvalidEngagement) as itself:
+        e.revise({"related_engagement_ids": ["x", "e1"]}, refs=refs, now=LATER)
+    assert refused(itself) == (
+        "validation-error",
+        "related_engagement_ids",
+        "An engagement is not related to itself.",
+    )
+    assert e.version == 1
+
+
+def test_a_revision_keeps_what_was_there_though_no_longer_found():
+    refs = References(organizations=REFS.organizations, engagement_ids=frozenset({"x"}))
+    e = Engagement.create(id="e1", fields=fields(related_engagement_ids=["x"]), refs=refs, now=NOW)
+    # The lead is archived since, and the related engagement no longer looked up: both stay.
+    archived_lead = OrgFacts(
+        "lead", national=True, country="QA", ministry_id="ministry", active=False
+    )
+    later = References(organizations={**REFS.organizations, "lead": archived_lead})
+    assert (
+        e.revise({"lead_org_id": "lead", "related_engagement_ids": ["x"]}, refs=later, now=LATER)
+        == []
+    )
+
+
+def test_countries_come_from_the_organizations_that_have_one():
+    refs = References(
+        organizations={
+            "lead": OrgFacts("lead", national=True),
+            "un": OrgFacts("un", national=False),
+            "embassy": OrgFacts("embassy", national=False, country="GB"),
+        }
+    )
+    e = Engagement.create(
+        id="e1",
+        fields=fields(participants=[Participant("un", "host"), Participant("embassy", "observer")]),
+        refs=refs,
+        now=NOW,
+    )
+    assert (e.lead_country, e.countries) == (None, frozenset({"GB"}))
+    assert e.participants == (Participant("un", "host"), Participant("embassy", "observer"))
