@@ -555,16 +555,19 @@ async def main() -> None:
         ]
         print(
             f"\nwrk -t1 -c{args.connections} -d{args.seconds}s, loopback, one uvicorn worker "
-            f"each, {args.engagements:,} engagements\n"
+            f"each, {args.engagements:,} engagements; CPU: user + system time of the server "
+            "process per request (ratio raw/Tansiq)\n"
         )
         print("| scenario                   | Tansiq/s |    raw/s | ratio | Tansiq p50 / p99 ms "
-              "| raw p50 / p99 ms |")  # fmt: skip
-        print("| --- | ---: | ---: | ---: | --- | --- |")
+              "| raw p50 / p99 ms | Tansiq CPU us | raw CPU us | CPU ratio |")  # fmt: skip
+        print("| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |")
         for label, method, paths, payload in scenarios:
             script = lua(folder, label.split()[0], token, method, paths, payload)
             try:
-                ours = wrk(service.base_url, script, args.seconds, args.connections)
-                theirs = wrk(raw_base, script, args.seconds, args.connections)
+                ours = wrk(
+                    service.base_url, script, args.seconds, args.connections, service.process.pid
+                )
+                theirs = wrk(raw_base, script, args.seconds, args.connections, raw_process.pid)
             except (AttributeError, subprocess.SubprocessError) as exc:
                 # wrk prints no latency when nothing completed (an overloaded machine).
                 print(f"| {label} | no result: {exc!r} |", flush=True)
