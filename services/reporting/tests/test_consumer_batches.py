@@ -1,7 +1,8 @@
 """The consumer applies a fetched batch in one transaction and writes its records as that
 transaction commits, in one statement per table: each record ends at its newest version, every
 version's links are marked for evaluation, and freshness counts every event. And rule C3 finds
-its neighbours through the (organization, start) table the replica's trigger keeps."""
+its neighbours through the (organization, start) table the replica's trigger keeps. A due mark
+set while its record is evaluated survives the evaluation."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from datetime import timedelta
 from tansiq_common.events.consumer import ConsumerRunner
 from tansiq_common.events.contracts import AGREEMENT_TOPIC, ENGAGEMENT_TOPIC
 from tansiq_reporting.consumer import reporting_consumer
+from tansiq_reporting.readmodels import store
+from tansiq_reporting.readmodels.tables import rm_engagements
 
 from .world import Published
 
@@ -144,3 +147,27 @@ async def test_c3_follows_an_engagement_that_moves_in_time_or_changes_partner(wo
         "select array_agg(org_id order by org_id) from rm_engagement_orgs where engagement_id = :i",
         i=moph,
     ) == sorted([qa["moph"], qa["unesco"]])
+
+
+async def test_a_mark_that_comes_while_a_record_is_evaluated_is_kept(world, qa, monkeypatch):
+    """An organization's change marks the engagements naming it without changing them: if
+    that comes while one is being evaluated, the evaluation may have read the organization as
+    it was, so the mark must survive for the next pass."""
+    world.hold = True
+    e = await world.engagement(qa["moe"], [qa["unesco"]])
+    await runner(world).process_batch(records(world.published[-1:]))
+    real = store.neighbourhoods
+
+    async def marked_meanwhile(*args, **kwargs):
+        found = await real(*args, **kwargs)
+        async with world.db.sessionmaker() as session, session.begin():
+            await session.run_sync(store.mark_due, rm_engagements, [e])
+        return found
+
+    monkeypatch.setattr(store, "neighbourhoods", marked_meanwhile)
+    report = await world.tick(world.now)
+    assert report.engagements == 1
+    assert await world.scalar("select due from rm_engagements where id = :i", i=e) is True
+    monkeypatch.setattr(store, "neighbourhoods", real)
+    await world.tick(world.now)
+    assert await world.scalar("select due from rm_engagements where id = :i", i=e) is False

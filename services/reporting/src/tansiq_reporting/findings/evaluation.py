@@ -48,7 +48,6 @@ from tansiq_reporting.readmodels.counters import (
     stored_counted,
 )
 from tansiq_reporting.readmodels.model import Agreement, Engagement, Org
-from tansiq_reporting.readmodels.tables import rm_agreements, rm_engagements
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +99,7 @@ class Evaluator:
         self.params = params
         self.now = now
         self.findings = FindingRepository(uow)
+        self.marks: dict[str, dict[str, int]] = {AGREEMENT: {}, ENGAGEMENT: {}}
 
     @property
     def session(self) -> AsyncSession:
@@ -119,7 +119,11 @@ class Evaluator:
             (agreements_wanted if anchor.type == AGREEMENT else engagements_wanted).add(anchor.id)
 
         orgs = _Orgs(self.session)
-        engagements = await store.load_engagements(self.session, engagements_wanted)
+        # Each record's due marks as first read: its mark is cleared only if none came since.
+        self.marks = {AGREEMENT: {}, ENGAGEMENT: {}}
+        engagements = await store.load_engagements(
+            self.session, engagements_wanted, self.marks[ENGAGEMENT]
+        )
         around = await self._neighbourhoods(engagements.values(), orgs)
         await orgs.need(i for ns in around.values() for n in ns for i in n.org_ids)
         # C3 is symmetric: an engagement that now pairs with a changed one gains a finding too.
@@ -135,7 +139,9 @@ class Evaluator:
         # (Every neighbour's organizations at once: one query, not one per neighbourhood.)
         await orgs.need(i for ns in around.values() for n in ns for i in n.org_ids)
 
-        agreements = await store.load_agreements(self.session, agreements_wanted)
+        agreements = await store.load_agreements(
+            self.session, agreements_wanted, self.marks[AGREEMENT]
+        )
         await orgs.need(i for a in agreements.values() for i in a.org_ids)
         ids = sorted(agreements)
         contacts = await store.contacts(self.session, ids, self.now)
@@ -172,7 +178,9 @@ class Evaluator:
         for e in pending:
             where = attribute_engagement(e, orgs.known)
             wanted.append((e, where.partner_ids if where else ()))
-        return await store.neighbourhoods(self.session, wanted, self.params.c3_window_days)
+        return await store.neighbourhoods(
+            self.session, wanted, self.params.c3_window_days, self.marks[ENGAGEMENT]
+        )
 
     async def _reconcile(
         self, evaluations: Sequence[Evaluation], report: EvaluationReport
@@ -220,8 +228,7 @@ class Evaluator:
             for ev, record in mine:
                 findings = states.get(ev.record, ())
                 changes[ev.record.id] = _counted(ev, record, findings, orgs)
-            await record_counts(self.session, kind, changes, before)
-            await store.clear_due(self.session, kind, [(r.id, r.version) for _, r in mine])
+            await record_counts(self.session, kind, changes, before, self.marks[kind])
 
 
 def _counted(
@@ -260,23 +267,35 @@ def _counted(
     )
 
 
+# The records an event marked due, then those whose re-check time has come, of both kinds, and
+# whether a rebuild is under way: one round trip (read after the evaluation lock is held).
+DUE = sa.text(
+    """
+    SELECT 'rebuilding' AS kind, NULL AS id, 0 AS rank, NULL::timestamptz AS at
+    WHERE (SELECT rebuilding FROM rebuild_state)
+    UNION ALL (SELECT 'agreement', id, 1, NULL FROM rm_agreements
+               WHERE due ORDER BY id LIMIT :n)
+    UNION ALL (SELECT 'agreement', id, 2, recheck_at FROM rm_agreements
+               WHERE recheck_at <= :now AND NOT due ORDER BY recheck_at, id LIMIT :n)
+    UNION ALL (SELECT 'engagement', id, 1, NULL FROM rm_engagements
+               WHERE due ORDER BY id LIMIT :n)
+    UNION ALL (SELECT 'engagement', id, 2, recheck_at FROM rm_engagements
+               WHERE recheck_at <= :now AND NOT due ORDER BY recheck_at, id LIMIT :n)
+    ORDER BY rank, at, id
+    """
+).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
+
+
 async def due_records(
     session: AsyncSession, now: datetime, limit: int
-) -> tuple[list[str], list[str]]:
-    """The records an event marked due, then those whose re-check time has come."""
-    found = []
-    for table in (rm_agreements, rm_engagements):
-        marked = await session.execute(
-            sa.select(table.c.id).where(table.c.due).order_by(table.c.id).limit(limit)
-        )
-        ids = [row.id for row in marked]
-        if len(ids) < limit:
-            timed = await session.execute(
-                sa.select(table.c.id)
-                .where(table.c.recheck_at <= now, table.c.due.is_(False))
-                .order_by(table.c.recheck_at, table.c.id)
-                .limit(limit - len(ids))
-            )
-            ids += [row.id for row in timed]
-        found.append(ids)
-    return found[0], found[1]
+) -> tuple[list[str], list[str]] | None:
+    """The records an event marked due, then those whose re-check time has come, `limit` of
+    each kind at most; None while a rebuild is under way (it runs the pass itself)."""
+    found: dict[str, list[str]] = {AGREEMENT: [], ENGAGEMENT: []}
+    for row in await session.execute(DUE, {"now": now, "n": limit}):
+        if row.kind == "rebuilding":
+            return None
+        ids = found[row.kind]
+        if len(ids) < limit:  # the marked ones first
+            ids.append(row.id)
+    return found[AGREEMENT], found[ENGAGEMENT]

@@ -33,7 +33,7 @@ from tansiq_reporting.findings.evaluation import (
     lock_evaluation,
 )
 from tansiq_reporting.findings.rules import RuleParameters
-from tansiq_reporting.readmodels.store import rebuilding, set_aside
+from tansiq_reporting.readmodels.store import set_aside
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,10 @@ async def scheduled_pass(
         try:
             async with UnitOfWork(sessionmaker, ACTOR) as uow:
                 await lock_evaluation(uow.session)
-                if await rebuilding(uow.session):
+                due = await due_records(uow.session, now, batch)
+                if due is None:
                     break  # the rebuild runs the pass itself once the replicas are whole
-                agreements, engagements = await due_records(uow.session, now, batch)
+                agreements, engagements = due
                 if not agreements and not engagements:
                     break
                 report = await Evaluator(uow, params, now).evaluate(agreements, engagements)

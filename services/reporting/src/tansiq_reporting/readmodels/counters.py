@@ -116,9 +116,10 @@ async def record_counts(
     kind: str,
     changes: Mapping[str, Counted],
     before: Mapping[str, Counted],
+    marks: Mapping[str, int],
 ) -> None:
-    """Write each record's derived columns (those that changed) and move its contribution in
-    the cells."""
+    """Write each record's derived columns, clear its due mark unless it was marked again
+    since it was read (`marks`: the marks then), and move its contribution in the cells."""
     t = _table(kind)
     score: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0] * 9)
     cover: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -129,11 +130,12 @@ async def record_counts(
         new = counted.contribution
         was = before.get(record_id)
         old = was.contribution if was is not None else None
-        if was == counted:
-            continue
+        # Every record evaluated is written, unchanged or not: the same statement clears its
+        # due mark (-1: marks never read, so the mark stays and it is evaluated again).
         updates.append(
             {
                 "b_id": record_id,
+                "b_marks": marks.get(record_id, -1),
                 "b_country": new.country if new else None,
                 "b_ministry_id": new.ministry_id if new else None,
                 "b_month": new.month if new else None,
@@ -145,7 +147,7 @@ async def record_counts(
                 "b_recheck_at": counted.recheck_at,
             }
         )
-        if old == new:
+        if was == counted or old == new:
             continue
         for sign, part in ((-1, old), (1, new)):
             if part is None:
@@ -178,6 +180,7 @@ async def record_counts(
                 countries=sa.bindparam("b_countries"),
                 coordinated=sa.bindparam("b_coordinated"),
                 recheck_at=sa.bindparam("b_recheck_at"),
+                due=sa.case((t.c.marks == sa.bindparam("b_marks"), sa.false()), else_=t.c.due),
             ),
             updates,
         )

@@ -272,9 +272,10 @@ def _batch_upsert_statement(table: sa.Table, columns: list[str], remember: str) 
             f"WITH r AS (SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({shape})), "  # noqa: S608
             f'before AS (SELECT t.id, t."{remember}" AS previous FROM {table.name} t '
             "JOIN r ON t.id = r.id), "
-            f"upsert AS (INSERT INTO {table.name} ({', '.join(quoted)}, applied_at, due) "
-            f"SELECT {', '.join(quoted)}, now(), true FROM r ORDER BY id "
-            f"ON CONFLICT (id) DO UPDATE SET {sets}, applied_at = now(), due = true "
+            f"upsert AS (INSERT INTO {table.name} ({', '.join(quoted)}, applied_at, due, marks) "
+            f"SELECT {', '.join(quoted)}, now(), true, 1 FROM r ORDER BY id "
+            f"ON CONFLICT (id) DO UPDATE SET {sets}, applied_at = now(), due = true, "
+            f"marks = {table.name}.marks + 1 "
             f"WHERE {table.name}.version < EXCLUDED.version RETURNING id) "
             "SELECT upsert.id, before.previous FROM upsert "
             "LEFT JOIN before ON before.id = upsert.id"
@@ -319,15 +320,27 @@ def mark_due(session: Session, table: sa.Table, ids: Iterable[str]) -> None:
     version it evaluated, so a change made meanwhile is evaluated too."""
     wanted = sorted({i for i in ids if i})
     if wanted:
-        session.execute(sa.update(table).where(table.c.id.in_(wanted)).values(due=True))
+        session.execute(
+            sa.update(table).where(table.c.id.in_(wanted)).values(due=True, marks=table.c.marks + 1)
+        )
 
 
-async def load_agreements(session: AsyncSession, ids: Iterable[str]) -> dict[str, Agreement]:
+async def load_agreements(
+    session: AsyncSession, ids: Iterable[str], marks: dict[str, int] | None = None
+) -> dict[str, Agreement]:
+    """By id; `marks` gets each one's due marks as read (see `clear_due`)."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = await session.execute(sa.select(rm_agreements).where(rm_agreements.c.id.in_(wanted)))
-    return {row.id: agreement_from_row(row) for row in rows}
+    rows = await session.execute(
+        sa.select(rm_agreements).where(rm_agreements.c.id == sa.func.any(_array(wanted)))
+    )
+    found = {}
+    for row in rows:
+        found[row.id] = agreement_from_row(row)
+        if marks is not None:
+            marks.setdefault(row.id, row.marks)
+    return found
 
 
 async def contacts(
@@ -454,22 +467,33 @@ def _date_or_none(value: Any) -> date | None:
     return None
 
 
-async def load_engagements(session: AsyncSession, ids: Iterable[str]) -> dict[str, Engagement]:
+async def load_engagements(
+    session: AsyncSession, ids: Iterable[str], marks: dict[str, int] | None = None
+) -> dict[str, Engagement]:
+    """By id; `marks` gets each one's due marks as read (see `clear_due`)."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = await session.execute(sa.select(rm_engagements).where(rm_engagements.c.id.in_(wanted)))
-    return {row.id: engagement_from_row(row) for row in rows}
+    rows = await session.execute(
+        sa.select(rm_engagements).where(rm_engagements.c.id == sa.func.any(_array(wanted)))
+    )
+    found = {}
+    for row in rows:
+        found[row.id] = engagement_from_row(row)
+        if marks is not None:
+            marks.setdefault(row.id, row.marks)
+    return found
 
 
 async def neighbourhoods(
     session: AsyncSession,
     wanted: Sequence[tuple[Engagement, Sequence[str]]],
     window_days: int,
+    marks: dict[str, int] | None = None,
 ) -> dict[str, list[Engagement]]:
     """For each (engagement, its international partners): the engagements (not cancelled)
     naming one of those partners that started within the window of its start — the only ones
-    rule C3 can pair it with. One query for them all."""
+    rule C3 can pair it with. One query for them all; `marks` gets their due marks as read."""
     asked = [
         {"eid": e.id, "start": e.start.isoformat(), "partners": list(partners)}
         for e, partners in wanted
@@ -516,6 +540,8 @@ async def neighbourhoods(
     )
     for row in rows:
         found[row.neighbour_of].append(engagement_from_row(row))
+        if marks is not None:
+            marks.setdefault(row.id, row.marks)
     return found
 
 
@@ -542,22 +568,4 @@ async def set_aside(session: AsyncSession, kind: str, record_id: str, until: dat
     table = rm_agreements if kind == "agreement" else rm_engagements
     await session.execute(
         sa.update(table).where(table.c.id == record_id).values(due=False, recheck_at=until)
-    )
-
-
-async def clear_due(session: AsyncSession, kind: str, evaluated: Iterable[tuple[str, int]]) -> None:
-    """Clear the due mark of the records evaluated, unless a newer version arrived meanwhile."""
-    rows = [{"b_id": record_id, "b_version": version} for record_id, version in evaluated]
-    if not rows:
-        return
-    table = rm_agreements if kind == "agreement" else rm_engagements
-    await session.execute(
-        sa.update(table)
-        .where(
-            table.c.id == sa.bindparam("b_id"),
-            table.c.version == sa.bindparam("b_version"),
-            table.c.due,
-        )
-        .values(due=False),
-        rows,
     )

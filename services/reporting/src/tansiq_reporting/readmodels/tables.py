@@ -33,6 +33,9 @@ def _counted() -> list[sa.Column[object]]:
         sa.Column("recheck_at", sa.DateTime(timezone=True), nullable=True),
         # An event changed the record (or one it depends on): evaluate it.
         sa.Column("due", sa.Boolean, nullable=False, server_default=sa.false()),
+        # How many times it was marked due: the evaluator clears the mark only if none came
+        # since it read the record.
+        sa.Column("marks", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column(
             "applied_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
