@@ -104,24 +104,32 @@ def _expiry(token: str) -> float:
         return 0.0
 
 
-async def current_principal(
-    request: Request,
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+async def _principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
-    """The verified caller, or 401. Verified once per request (shared with Idempotency-Key)."""
     cached = request.scope.get("state", {}).get(PRINCIPAL_STATE_KEY)
     if isinstance(cached, Principal):
         return cached
     if credentials is None or not credentials.credentials:
         raise missing_token()
+    # The path as the server received it (request.url would build a whole URL per request).
+    path = request.scope.get("path")
     authenticator: Authenticator | None = getattr(request.app.state, "authenticator", None)
     if authenticator is None:
         # Fail closed: a service that forgot install_auth lets nobody in.
-        log.error("no authenticator installed; refusing %s", request.url.path)
+        log.error("no authenticator installed; refusing %s", path)
         raise invalid_token()
-    principal = await authenticator.authenticate(credentials.credentials, path=request.url.path)
+    principal = await authenticator.authenticate(credentials.credentials, path=path)
     request.scope.setdefault("state", {})[PRINCIPAL_STATE_KEY] = principal
     return principal
+
+
+async def current_principal(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+) -> Principal:
+    """The verified caller, or 401. Verified once per request (shared with Idempotency-Key)."""
+    return await _principal(request, credentials)
 
 
 class Authorize:
@@ -130,7 +138,14 @@ class Authorize:
     def __init__(self, roles: frozenset[Role]) -> None:
         self.roles = roles
 
-    async def __call__(self, principal: Principal = Depends(current_principal)) -> Principal:
+    async def __call__(
+        self,
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+    ) -> Principal:
+        # The principal as current_principal gives it, without that dependency's own level in
+        # FastAPI's graph (each level costs its solving on every request).
+        principal = await _principal(request, credentials)
         if not principal.has_any(*self.roles):
             raise Forbidden(
                 "Your roles do not allow this.",
