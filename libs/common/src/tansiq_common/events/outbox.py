@@ -51,25 +51,37 @@ class OutboxMessage:
         )
 
 
-# One statement for any number of messages: the rows travel as one JSON array (a bulk write of a
-# thousand events is one parameter, not seven thousand), inserted in the array's order so `seq`
-# keeps the order the change made them in.
-_INSERT = sa.text(
-    "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, headers) "
-    "SELECT (m->>'id')::uuid, m->>'aggregatetype', m->>'aggregateid', m->>'type', "
-    "m->'payload', m->>'topic', m->'headers' "
-    "FROM jsonb_array_elements(CAST(:messages AS jsonb)) WITH ORDINALITY AS t(m, n) ORDER BY n"
-)
+def insert_from_json(parameter: str = "messages", where: str = "") -> str:
+    """SQL inserting the outbox rows of `outbox_rows` sent as one JSON array in the bind
+    parameter `parameter`, in the array's order (so `seq` keeps the order the change made them
+    in); `where` filters them (on `m`, one row as JSON). A bulk writer may embed it in a larger
+    statement; the caller NOTIFYs."""
+    condition = f"WHERE {where} " if where else ""
+    source = f"jsonb_array_elements(CAST(:{parameter} AS jsonb)) WITH ORDINALITY AS t(m, n)"
+    values = "(m->>'id')::uuid, m->>'aggregatetype', m->>'aggregateid', m->>'type', m->'payload'"
+    return (
+        f"{_COLUMNS} SELECT {values}, m->>'topic', m->'headers' FROM {source} {condition}ORDER BY n"  # noqa: S608 - no input: our SQL
+    )
 
 
-async def write_outbox(session: AsyncSession, messages: Iterable[OutboxMessage]) -> int:
-    """Insert the messages in the session's transaction; NOTIFY wakes the relay on commit."""
+_COLUMNS = "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, headers)"
+
+
+# One statement for any number of messages: a bulk write of a thousand events is one
+# parameter, not seven thousand.
+_INSERT = sa.text(insert_from_json())
+NOTIFY = sa.text(f"NOTIFY {NOTIFY_CHANNEL}")
+
+
+def outbox_rows(messages: Iterable[OutboxMessage]) -> list[dict[str, Any]]:
+    """The messages as the rows `insert_from_json` reads; those without headers of their own
+    carry the current request and trace."""
     current: dict[str, str] = {}
     if (request_id := current_request_id()) is not None:
         current["request_id"] = request_id
     if (traceparent := current_traceparent()) is not None:
         current["traceparent"] = traceparent
-    rows = [
+    return [
         {
             "id": str(m.id),
             "aggregatetype": m.aggregate_type,
@@ -81,8 +93,13 @@ async def write_outbox(session: AsyncSession, messages: Iterable[OutboxMessage])
         }
         for m in messages
     ]
+
+
+async def write_outbox(session: AsyncSession, messages: Iterable[OutboxMessage]) -> int:
+    """Insert the messages in the session's transaction; NOTIFY wakes the relay on commit."""
+    rows = outbox_rows(messages)
     if not rows:
         return 0
     await session.execute(_INSERT, {"messages": json.dumps(rows)})
-    await session.execute(sa.text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    await session.execute(NOTIFY)
     return len(rows)

@@ -36,10 +36,11 @@ from tansiq_common.domain import DomainError, StateEvent, Unavailable
 from tansiq_common.events.consumer import ConsumerSpec
 from tansiq_common.events.contracts import INGEST_TOPIC, INTEGRATION_SOURCE_PREFIX
 from tansiq_common.events.envelope import Envelope, InvalidEvent
-from tansiq_common.events.outbox import OutboxMessage, write_outbox
+from tansiq_common.events.outbox import NOTIFY, OutboxMessage, insert_from_json, outbox_rows
 from tansiq_common.uow import UnitOfWork
 
 from tansiq_engagements.engagements.model import Engagement, References
+from tansiq_engagements.engagements.repository import INSERT_ROWS, UPDATE_ROWS
 from tansiq_engagements.engagements.schemas import EngagementIngestItem
 from tansiq_engagements.engagements.service import (
     ENTITY,
@@ -231,6 +232,7 @@ class Bulk:
                 writing = asyncio.ensure_future(self.write(plan))
             if writing is not None:
                 raced |= await writing
+            await self.service.uow.session.execute(NOTIFY)  # the relay, on commit
         finally:
             if writing is not None and not writing.done():
                 writing.cancel()
@@ -239,56 +241,65 @@ class Bulk:
         return results, raced
 
     async def write(self, plan: Plan) -> set[tuple[str, str]]:
-        """The rows, their events and audit entries, one statement each. Returns the keys of
-        the engagements another writer inserted meanwhile (nothing of theirs is written)."""
+        """The rows, their events and audit entries in one statement (one round trip: the
+        database works on it while the next slice is checked). Returns the keys of the
+        engagements another writer inserted meanwhile (nothing of theirs is written)."""
         repo, uow = self.service.repo, self.service.uow
-        inserted = await repo.write_many(plan.created, plan.changed)
-        written = inserted | {e.id for e, _ in plan.changed}
-        await write_outbox(
-            uow.session,
-            [
-                OutboxMessage(
-                    topic=event.topic,
-                    aggregate_type=event.aggregate_type,
-                    aggregate_id=event.aggregate_id,
-                    event_type=event.event_type,
-                    payload=event.state,
-                    headers=_headers(origin),
-                )
-                for engagement_id, event, origin in plan.events
-                if engagement_id in written
-            ],
+        events = outbox_rows(
+            OutboxMessage(
+                topic=event.topic,
+                aggregate_type=event.aggregate_type,
+                aggregate_id=event.aggregate_id,
+                event_type=event.event_type,
+                payload=event.state,
+                headers=_headers(origin),
+            )
+            for _, event, origin in plan.events
         )
         audits = [
             {"action": action, "entity_id": engagement_id, "request_id": origin.request_id,
              "changed_fields": changed_fields}
             for engagement_id, action, changed_fields, origin in plan.audits
-            if engagement_id in written
         ]  # fmt: skip
-        if audits:
-            actor = uow.actor
-            await uow.session.execute(
-                _INSERT_AUDITS,
-                {
-                    "sub": actor.sub,
-                    "org": actor.org,
-                    "roles": sorted(actor.roles),
-                    "entity_type": ENTITY,
-                    "rows": json.dumps(audits),
-                },
-            )
+        actor = uow.actor
+        result = await uow.session.execute(
+            _WRITE,
+            {
+                **repo.rows(plan.created, plan.changed),
+                "events": json.dumps(events),
+                "audits": json.dumps(audits),
+                "sub": actor.sub,
+                "org": actor.org,
+                "roles": sorted(actor.roles),
+                "entity_type": ENTITY,
+            },
+        )
+        inserted = {str(i) for i in result.scalars()}
         for engagement in [*plan.created, *(e for e, _ in plan.changed)]:
             engagement.events.clear()  # written (or not ours to write): never twice
         return {(e.source, e.external_id or "") for e in plan.created if e.id not in inserted}
 
 
-# The audit entries of a bulk write in one statement, in the order the items made them.
-_INSERT_AUDITS = sa.text(
+# A slice's writes in one statement: the rows, then the events and audit entries of the rows
+# written (an engagement another writer inserted meanwhile is not, and nor are they).
+_WRITTEN = "IN (SELECT id FROM written)"
+_EVENTS = insert_from_json("events", where="(m->>'aggregateid')::uuid " + _WRITTEN)
+_AUDITS = (
     "INSERT INTO audit_log (actor_sub, actor_org, actor_roles, action, entity_type, entity_id, "
     "request_id, changed_fields) "
     "SELECT :sub, :org, :roles, a->>'action', :entity_type, a->>'entity_id', a->>'request_id', "
-    "a->'changed_fields' "
-    "FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS t(a, n) ORDER BY n"
+    "a->'changed_fields' FROM jsonb_array_elements(CAST(:audits AS jsonb)) WITH ORDINALITY AS "
+    "t(a, n) WHERE (a->>'entity_id')::uuid IN (SELECT id FROM written) ORDER BY n"
+)
+_WRITE = sa.text(
+    " ".join(
+        [
+            f"WITH inserted AS ({INSERT_ROWS}), updated AS ({UPDATE_ROWS}),",
+            "written AS (SELECT id FROM inserted UNION ALL SELECT id FROM updated),",
+            f"events AS ({_EVENTS} RETURNING 1), audits AS ({_AUDITS} RETURNING 1)",
+            "SELECT id::text FROM inserted",
+        ]
+    )
 ).bindparams(sa.bindparam("roles", type_=ARRAY(sa.Text)))
 
 

@@ -23,20 +23,22 @@ __all__ = ["DuplicateExternalId", "EngagementRepository", "parse_id", "visibilit
 MAPPER = RowMapper(Engagement)
 
 
-# Bulk writes of ingestion: rows as one JSON array, read back as engagement records by PostgreSQL.
-_INSERT_ROWS = sa.text(
+# Bulk writes of ingestion: rows as one JSON array each (`created`, `changed`), read back as
+# engagement records by PostgreSQL; each returns the ids it wrote. Parts of a larger statement
+# (the ingestion writes the rows' events and audit entries with them, engagements.ingest).
+INSERT_ROWS = (
     "INSERT INTO engagements SELECT * FROM jsonb_populate_recordset(NULL::engagements, "
-    "CAST(:rows AS jsonb)) ON CONFLICT DO NOTHING RETURNING id"
+    "CAST(:created AS jsonb)) ON CONFLICT DO NOTHING RETURNING id"
 )
 _LOADED = "loaded_version"  # not a column: the version an updated row was locked at
 _UPDATED = [c.name for c in engagements.c if c.name not in ("id", "created_at")]
 _TARGETS = ", ".join(f'"{c}"' for c in _UPDATED)
 _VALUES = ", ".join(f'r."{c}"' for c in _UPDATED)
-_UPDATE_ROWS = sa.text(
+UPDATE_ROWS = (
     f"UPDATE engagements AS e SET ({_TARGETS}) = ({_VALUES}) "  # noqa: S608 - our own columns
-    "FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS d(doc), "
+    "FROM jsonb_array_elements(CAST(:changed AS jsonb)) AS d(doc), "
     "LATERAL jsonb_populate_record(NULL::engagements, d.doc) AS r "
-    f"WHERE e.id = r.id AND e.version = (d.doc->>'{_LOADED}')::int"
+    f"WHERE e.id = r.id AND e.version = (d.doc->>'{_LOADED}')::int RETURNING e.id"
 )
 
 
@@ -153,23 +155,16 @@ class EngagementRepository(VersionedRepository[Engagement]):
             state = engagement.snapshot()
         return {**state, **self.extra_columns(engagement)}
 
-    async def write_many(
+    def rows(
         self, created: Sequence[Engagement], changed: Sequence[tuple[Engagement, int]]
-    ) -> set[str]:
-        """Insert `created` (unless another writer inserted the same engagement: those are
-        left out of the answer) and update `changed`, each with the version it was locked at
-        (`lock_keys` holds the rows, so no one changed them since): one statement each, the
-        rows sent as one JSON array. The caller writes their events and audit entries.
-        Returns the ids inserted."""
-        inserted: set[str] = set()
-        if created:
-            rows = json.dumps([self.row_of(e) for e in created])
-            result = await self.session.execute(_INSERT_ROWS, {"rows": rows})
-            inserted = {str(i) for i in result.scalars()}
-        if changed:
-            rows = json.dumps([{**self.row_of(e), _LOADED: loaded} for e, loaded in changed])
-            await self.session.execute(_UPDATE_ROWS, {"rows": rows})
-        return inserted
+    ) -> dict[str, str]:
+        """The parameters of INSERT_ROWS and UPDATE_ROWS: `created`, and `changed` each with
+        the version it was locked at (`lock_keys` holds the rows, so no one changed them
+        since)."""
+        return {
+            "created": json.dumps([self.row_of(e) for e in created]),
+            "changed": json.dumps([{**self.row_of(e), _LOADED: v} for e, v in changed]),
+        }
 
     async def find_by_key(self, source: str, external_id: str) -> str | None:
         """The id of the engagement with this (source, external_id), if any."""
