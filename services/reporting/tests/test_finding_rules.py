@@ -107,10 +107,12 @@ def test_resolving_then_holding_again_reopens_with_the_decisions_kept():
     assert f.resolve(T1) is True
     assert (f.status, f.resolved_at, f.counts) == (Status.resolved, T1, False)
     assert events(f)[-1] == ("resolved", ("status", "resolved_at"), 2)
+    assert f.updated_at == T1
     assert f.resolve(T2) is False
     assert (f.version, f.resolved_at) == (2, T1)
     assert f.observe(candidate(country="SY"), T2) is True
     assert (f.status, f.opened_at, f.resolved_at, f.country) == (Status.open, T2, None, "SY")
+    assert f.updated_at == T2
     assert events(f)[-1] == (
         "opened",
         (
@@ -151,6 +153,7 @@ def test_acknowledging_an_open_finding_only():
         True,
     )
     assert events(f)[-1] == ("acknowledged", ("status", "acknowledgement"), 2)
+    assert f.updated_at == T1
     with pytest.raises(FindingStatusConflict) as refused:
         f.acknowledge("ann", "icd", T2)
     assert str(refused.value) == (
@@ -181,6 +184,7 @@ def test_accepting_as_an_exception_needs_a_justification():
         False,
     )
     assert events(f)[-1] == ("accepted", ("status", "acceptance"), 2)
+    assert f.updated_at == T1
     with pytest.raises(FindingStatusConflict) as again:
         f.accept("bob", "icd", "again", T2)
     assert str(again.value) == (

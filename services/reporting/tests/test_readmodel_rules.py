@@ -86,7 +86,7 @@ def test_an_agreement_event_read_field_by_field():
                 "",
             ],
             "themes": {
-                "sdgs": [17, 4, "4", 0, 18, -1, 3.0, None],
+                "sdgs": [17, 4, "4", 0, 18, -1, 3.0, None, "1"],
                 "sectors": ["water", " health ", "water", None, ""],
                 "priorities": ["NDS2", ""],
             },
@@ -107,7 +107,7 @@ def test_an_agreement_event_read_field_by_field():
         status="in_force",
         owner_org_id="moe",
         party_org_ids=("moe", "unesco"),
-        themes=Themes(sdgs=(4, 17), sectors=("health", "water"), priorities=("NDS2",)),
+        themes=Themes(sdgs=(1, 4, 17), sectors=("health", "water"), priorities=("NDS2",)),
         signed_on=date(2025, 5, 1),
         effective_from=date(2025, 6, 1),
         expires_on=date(2030, 5, 31),
@@ -172,7 +172,7 @@ def test_an_engagement_event_read_field_by_field():
             "end": "2026-01-10T12:00:00Z",
             "lead_org_id": "moe",
             "participants": [{"org_id": "unesco", "role": "host"}, {"org_id": "moe"}],
-            "attendees": {"total": 12, "nationals": "7", "nationals_trained": 5.5},
+            "attendees": {"total": 12, "nationals": "7", "nationals_trained": 5},
             "agreement_ids": ["a1", " a2 ", "a1", None, ""],
             "related_engagement_ids": ["e0"],
             "themes": {"sdgs": [4]},
@@ -181,6 +181,7 @@ def test_an_engagement_event_read_field_by_field():
             "report_due_on": "2026-02-10",
             "report": {"created_at": "2026-01-20T10:00:00Z"},
             "action_items": [
+                "junk",
                 {
                     "title": " Minutes ",
                     "due_on": "2026-01-31",
@@ -207,7 +208,7 @@ def test_an_engagement_event_read_field_by_field():
         participant_org_ids=("unesco", "moe"),
         attendees_total=12,
         nationals=7,
-        nationals_trained=0,
+        nationals_trained=5,
         agreement_ids=("a1", "a2"),
         related_engagement_ids=("e0",),
         themes=Themes(sdgs=(4,)),
