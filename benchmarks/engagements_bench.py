@@ -16,13 +16,15 @@ rows, in the same run.
   clause of reads; for a create, the replica lookup of the organizations and the engagement,
   outbox and audit rows in one transaction. No authentication, no validation beyond that.
 - Ingestion, batch door: `--batches` POSTs of `--batch` new items each (bodies encoded
-  beforehand), one after another (items/s over the whole run, p50/p99 of a batch's response
-  time); raw: the rows the service
-  wrote for those items (engagement, outbox event, audit entry), built beforehand, inserted with
-  asyncpg `executemany` in one transaction per batch of the same size.
+  beforehand), taking turns with the raw inserts of as many items, batch for batch, so a load
+  that changes during the run weighs on both alike (items/s over each one's own time, p50/p99
+  of a batch); raw: the rows the service wrote for those items (engagement, outbox event,
+  audit entry), built beforehand, inserted with asyncpg `executemany` in one transaction per
+  batch of the same size.
 - Ingestion, Kafka door: `--messages` items published on engagements.ingest.v1 (a prefix of
   this run's own) while the service's consumer runs: items/s from the first publish to the last
-  item applied, p50/p99 of publish → applied (the `ingested_messages` row).
+  item applied, p50/p99 of publish → applied (the `ingested_messages` row); compared with the
+  raw inserts run again right after it.
 """
 
 from __future__ import annotations
@@ -319,91 +321,122 @@ def items(prefix: str, lead: str, partners: list[str], count: int) -> list[dict[
     ]
 
 
-async def batch_door(base_url: str, token: str, batches: list[list[dict[str, Any]]]) -> dict:
-    import httpx
+class BatchDoor:
+    """POST /v1/ingest/engagements, a batch at a time (bodies encoded beforehand, as the raw
+    inserts' rows are built beforehand: the client's work is no part of either rate)."""
 
-    durations = []
-    # Bodies encoded beforehand, as the raw inserts' rows are built beforehand: the client's
-    # work is no part of either rate.
-    bodies = [json.dumps({"items": batch}).encode() for batch in batches]
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    started = time.perf_counter()
-    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
-        for batch, content in zip(batches, bodies, strict=True):
-            t = time.perf_counter()
-            response = await client.post("/v1/ingest/engagements", content=content, headers=headers)
-            durations.append(time.perf_counter() - t)
-            report = response.json()
-            if response.status_code != 200 or report["created"] != len(batch):
-                raise RuntimeError(f"batch refused: {response.status_code} {response.text[:500]}")
-    total = time.perf_counter() - started
-    return _rates(sum(len(b) for b in batches), total, durations)
+    def __init__(self, base_url: str, token: str, batches: list[list[dict[str, Any]]]) -> None:
+        import httpx
+
+        self.sizes = [len(batch) for batch in batches]
+        self.bodies = [json.dumps({"items": batch}).encode() for batch in batches]
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.client = httpx.AsyncClient(base_url=base_url, timeout=120)
+
+    async def batch(self, n: int) -> float:
+        t = time.perf_counter()
+        response = await self.client.post(
+            "/v1/ingest/engagements", content=self.bodies[n], headers=self.headers
+        )
+        elapsed = time.perf_counter() - t
+        if response.status_code != 200 or response.json()["created"] != self.sizes[n]:
+            raise RuntimeError(f"batch refused: {response.status_code} {response.text[:500]}")
+        return elapsed
+
+    async def close(self) -> None:
+        await self.client.aclose()
 
 
-async def raw_inserts(url: str, lead: str, batches: list[list[dict[str, Any]]]) -> dict:
-    """The rows the service writes for these items, built beforehand with its own code, then
-    inserted with asyncpg executemany, one transaction per batch."""
-    from tansiq_common.codec import to_json
-    from tansiq_engagements.engagements.model import Engagement, OrgFacts, References
-    from tansiq_engagements.engagements.repository import EngagementRepository
-    from tansiq_engagements.engagements.service import engagement_id_for, ingest_fields
+class RawInserts:
+    """The rows the service writes for these items (engagement, outbox event, audit entry),
+    built beforehand with its own code, then inserted with asyncpg executemany, one
+    transaction per batch."""
 
-    now = datetime.now(UTC)
-    orgs: dict[str, OrgFacts] = {}
-    repository = EngagementRepository(None)  # type: ignore[arg-type]  # rows only, no session
-    prepared = []
-    for batch in batches:
-        rows, events, audits = [], [], []
-        for item in batch:
-            fields, (source, external_id) = ingest_fields(item)
-            for org_id in [fields["lead_org_id"], *(p["org_id"] for p in fields["participants"])]:
-                national = org_id == lead
-                orgs.setdefault(org_id, OrgFacts(org_id, national, "QA" if national else None))
-            engagement = Engagement.create(
-                id=engagement_id_for(source, external_id),
-                fields=fields,
-                refs=References(organizations=orgs),
-                now=now,
-                source=source,
-                external_id=external_id,
+    def __init__(self, lead: str, batches: list[list[dict[str, Any]]]) -> None:
+        from tansiq_common.codec import to_json
+        from tansiq_engagements.engagements.model import Engagement, OrgFacts, References
+        from tansiq_engagements.engagements.repository import EngagementRepository
+        from tansiq_engagements.engagements.service import engagement_id_for, ingest_fields
+
+        now = datetime.now(UTC)
+        orgs: dict[str, OrgFacts] = {}
+        repository = EngagementRepository(None)  # type: ignore[arg-type]  # rows only
+        self.prepared = []
+        for batch in batches:
+            rows, events, audits = [], [], []
+            for item in batch:
+                fields, (source, external_id) = ingest_fields(item)
+                named = [fields["lead_org_id"], *(p["org_id"] for p in fields["participants"])]
+                for org_id in named:
+                    national = org_id == lead
+                    orgs.setdefault(org_id, OrgFacts(org_id, national, "QA" if national else None))
+                engagement = Engagement.create(
+                    id=engagement_id_for(source, external_id),
+                    fields=fields,
+                    refs=References(organizations=orgs),
+                    now=now,
+                    source=source,
+                    external_id=external_id,
+                )
+                rows.append(repository.to_row(engagement))
+                events.append((uuid.uuid4(), engagement.id, json.dumps(to_json(engagement))))
+                audits.append((engagement.id, json.dumps(sorted(fields))))
+            self.prepared.append((rows, events, audits))
+        self.columns = list(self.prepared[0][0][0])
+        quoted = ", ".join(f'"{c}"' for c in self.columns)
+        values = ", ".join(f"${i + 1}" for i in range(len(self.columns)))
+        self.insert = f"INSERT INTO engagements ({quoted}) VALUES ({values}) ON CONFLICT DO NOTHING"
+        self.sizes = [len(batch) for batch in batches]
+        self.conn: asyncpg.Connection | None = None
+
+    async def batch(self, n: int) -> float:
+        jsonb = {"title", "location", "participants", "attendees", "themes", "report",
+                 "action_items"}  # fmt: skip
+        rows, events, audits = self.prepared[n]
+        assert self.conn is not None
+        t = time.perf_counter()
+        async with self.conn.transaction():
+            await self.conn.executemany(
+                self.insert, [[_column(r[c], c in jsonb) for c in self.columns] for r in rows]
             )
-            rows.append(repository.to_row(engagement))
-            events.append((uuid.uuid4(), engagement.id, json.dumps(to_json(engagement))))
-            audits.append((engagement.id, json.dumps(sorted(fields))))
-        prepared.append((rows, events, audits))
-    columns = list(prepared[0][0][0])
-    quoted = ", ".join(f'"{c}"' for c in columns)
-    values = ", ".join(f"${i + 1}" for i in range(len(columns)))
-    insert = f"INSERT INTO engagements ({quoted}) VALUES ({values}) ON CONFLICT DO NOTHING"
-    jsonb = {"title", "location", "participants", "attendees", "themes", "report", "action_items"}
-    conn = await asyncpg.connect(_plain(url))
-    durations = []
-    started = time.perf_counter()
+            await self.conn.executemany(
+                "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, "
+                "headers) VALUES ($1, 'engagement', $2, "
+                "'tansiq.engagements.engagement.created.v1', $3, "
+                "'engagements.engagement.v1', '{}')",
+                events,
+            )
+            await self.conn.executemany(
+                "INSERT INTO audit_log (actor_sub, actor_org, actor_roles, action, "
+                "entity_type, entity_id, request_id, changed_fields) VALUES ('bench', NULL, "
+                "'{integration}', 'engagement.created', 'engagement', $1, NULL, $2)",
+                audits,
+            )
+        return time.perf_counter() - t
+
+
+async def interleaved(paths: list[Any], batches: int) -> list[dict]:
+    """Each path's batches in turn (batch 1 of each, then batch 2, ...), so a machine whose
+    load changes during the run weighs on every path alike; items/s over each path's own
+    time."""
+    durations: list[list[float]] = [[] for _ in paths]
+    for n in range(batches):
+        for path, spent in zip(paths, durations, strict=True):
+            spent.append(await path.batch(n))
+    return [
+        _rates(sum(path.sizes), sum(spent), spent)
+        for path, spent in zip(paths, durations, strict=True)
+    ]
+
+
+async def raw_only(url: str, lead: str, batches: list[list[dict[str, Any]]]) -> dict:
+    raw = RawInserts(lead, batches)
+    raw.conn = await asyncpg.connect(_plain(url))
     try:
-        for rows, events, audits in prepared:
-            t = time.perf_counter()
-            async with conn.transaction():
-                await conn.executemany(
-                    insert,
-                    [[_column(r[c], c in jsonb) for c in columns] for r in rows],
-                )
-                await conn.executemany(
-                    "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, "
-                    "headers) VALUES ($1, 'engagement', $2, "
-                    "'tansiq.engagements.engagement.created.v1', $3, "
-                    "'engagements.engagement.v1', '{}')",
-                    events,
-                )
-                await conn.executemany(
-                    "INSERT INTO audit_log (actor_sub, actor_org, actor_roles, action, "
-                    "entity_type, entity_id, request_id, changed_fields) VALUES ('bench', NULL, "
-                    "'{integration}', 'engagement.created', 'engagement', $1, NULL, $2)",
-                    audits,
-                )
-            durations.append(time.perf_counter() - t)
+        [result] = await interleaved([raw], len(batches))
     finally:
-        await conn.close()
-    return _rates(sum(len(r) for r, _, _ in prepared), time.perf_counter() - started, durations)
+        await raw.conn.close()
+    return result
 
 
 async def kafka_door(
@@ -581,24 +614,34 @@ async def main() -> None:
             flat = items(tag, lead, partners, size * args.batches)
             return [flat[i : i + size] for i in range(0, len(flat), size)]
 
-        door = await batch_door(service.base_url, job, batches("door"))
-        baseline = await raw_inserts(url, lead, batches("raw"))
+        door_path = BatchDoor(service.base_url, job, batches("door"))
+        raw_path = RawInserts(lead, batches("raw"))
+        raw_path.conn = await asyncpg.connect(_plain(url))
+        try:
+            door, baseline = await interleaved([door_path, raw_path], args.batches)
+        finally:
+            await door_path.close()
+            await raw_path.conn.close()
         kafka = await kafka_door(
             url, bootstrap, prefix + "engagements.ingest.v1",
             items("kafka", lead, partners, args.messages), timeout_s=300,
         )  # fmt: skip
+        # The Kafka door's baseline: the same raw inserts right after it.
+        after_kafka = await raw_only(url, lead, batches("raw-after-kafka"))
         print(
-            f"\nsustained ingestion: {args.batches} batches of {size} new items one after "
-            f"another; Kafka: {args.messages:,} messages\n"
+            f"\nsustained ingestion: {args.batches} batches of {size} new items, the batch "
+            "door's and the raw inserts' in turn; then Kafka: "
+            f"{args.messages:,} messages, and the raw inserts again\n"
         )
         print("| path | items/s | ratio to raw | p50 / p99 ms |")
         print("| --- | ---: | ---: | --- |")
-        for label, result, unit in (
-            ("raw asyncpg inserts (same rows)", baseline, "per batch"),
-            ("POST /v1/ingest/engagements", door, "per batch"),
-            ("engagements.ingest.v1", kafka, "publish → applied"),
+        for label, result, unit, raw_rate in (
+            ("raw asyncpg inserts (same rows)", baseline, "per batch", baseline),
+            ("POST /v1/ingest/engagements", door, "per batch", baseline),
+            ("raw asyncpg inserts, after Kafka", after_kafka, "per batch", after_kafka),
+            ("engagements.ingest.v1", kafka, "publish → applied", after_kafka),
         ):
-            ratio = result["items_per_s"] / baseline["items_per_s"]
+            ratio = result["items_per_s"] / raw_rate["items_per_s"]
             print(
                 f"| {label} | {result['items_per_s']:,.0f} | {ratio:.2f} | "
                 f"{result['p50_ms']:,.0f} / {result['p99_ms']:,.0f} ({unit}) |",
