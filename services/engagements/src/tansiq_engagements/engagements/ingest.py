@@ -141,6 +141,7 @@ class Looked:
     loaded: dict[tuple[str, str], int]
     refs: References
     planned: dict[tuple[str, str], Engagement]
+    relates: bool  # some item relates engagements (maybe one an earlier item creates)
 
 
 # Items checked and written together; a slice's rows go to the database while the next slice
@@ -176,7 +177,9 @@ class Bulk:
         keys = list(dict.fromkeys(item.key for item in items))
         locked = await service.repo.lock_keys(keys)
         refs = await service.references_for([i.fields for i in items], list(locked.values()))
-        return Looked(locked, {key: e.version for key, e in locked.items()}, refs, dict(locked))
+        loaded = {key: e.version for key, e in locked.items()}
+        relates = any(i.fields.get("related_engagement_ids") for i in items)
+        return Looked(locked, loaded, refs, dict(locked), relates)
 
     def check(self, items: Sequence[Item], looked: Looked) -> Plan:
         """Every item's rules, in memory and in order; what they change, planned on what
@@ -199,8 +202,9 @@ class Bulk:
             plan.events += [(engagement.id, e, origin) for e in engagement.events[before:]]
             if outcome == "created":
                 action, changed_fields = f"{ENTITY}.created", sorted(fields)
-                # Later items may relate to it, as they could one written before them.
-                looked.refs = _with_engagement(looked.refs, engagement.id)
+                if looked.relates:
+                    # Later items may relate to it, as they could one written before them.
+                    looked.refs = _with_engagement(looked.refs, engagement.id)
             else:
                 event = engagement.events[-1]
                 action, changed_fields = f"{ENTITY}.{event.name}", list(event.changed_fields)
