@@ -4,7 +4,7 @@ projection, percent of target and the standing's boundaries. Pure Python; no dat
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from tansiq_reporting.indicators.model import (
@@ -460,3 +460,114 @@ def test_a_relative_target_of_a_flow_and_a_deadline_passed():
     assert p.percent_of_target == 96.0
     met = progress(i, flows(y2020=2, y2021=1), datetime(2023, 6, 1, tzinfo=UTC))
     assert (met.actual, met.standing) == (13.0, Standing.achieved)
+
+
+YEAR = 365.2425 * 86400
+
+
+def years(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() / YEAR
+
+
+def test_the_earliest_deadline_and_a_relative_target_of_nothing():
+    i = define(baseline={"year": 1900}, target={"deadline": "1900-12-31", "relative_change": 0})
+    assert i.target == Target(deadline=date(1900, 12, 31), relative_change=0.0)
+    same = define(
+        baseline={"year": 2019, "value": 5}, target={"deadline": "2023-12-31", "relative_change": 0}
+    )
+    assert progress(same, flows(), datetime(2021, 1, 1, tzinfo=UTC)).target_value == 5.0
+
+
+def test_an_annual_flow_projects_to_the_last_second_of_its_year():
+    i = define(
+        metric="engagements", window="annual", target={"value": 30, "deadline": "2030-12-31"}
+    )
+    at = datetime(2024, 7, 2, tzinfo=UTC)
+    p = progress(i, flows(y2024=16), at)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    end = datetime(2024, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert p.projected == 16 * years(start, end) / years(start, at)
+
+
+def test_a_cumulative_flow_counts_from_zero_when_its_baseline_is_measured():
+    i = define(
+        baseline={"year": 2019, "value": None}, target={"value": 10, "deadline": "2023-12-31"}
+    )
+    at = datetime(2022, 1, 1, tzinfo=UTC)
+    p = progress(i, flows(y2019=6, y2020=2, y2021=2), at)
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    end = datetime(2023, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert (p.baseline_value, p.actual) == (6.0, 4.0)
+    assert p.projected == 4 * years(start, end) / years(start, at)
+    # The line from 0 reaches about 8 of 10: 80 %, not the 90 % of at risk.
+    assert p.standing is Standing.off_track
+
+
+def test_a_share_projects_from_its_baseline_the_year_after():
+    i = define(
+        metric=SHARE,
+        baseline={"year": 2019, "value": 0.2},
+        target={"value": 0.9, "deadline": "2023-12-31"},
+    )
+    at = datetime(2022, 1, 1, tzinfo=UTC)
+    p = progress(i, {2020: YearValue(2020, 0.5, 1, 2), 2021: YearValue(2021, 0.5, 2, 4)}, at)
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    end = datetime(2023, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert p.projected == 0.2 + (0.5 - 0.2) * years(start, end) / years(start, at)
+    # Without a baseline value nor data of its year, the actual is all there is to project.
+    unknown = define(
+        metric=SHARE,
+        baseline={"year": 2019, "value": None},
+        target={"value": 0.9, "deadline": "2023-12-31"},
+    )
+    q = progress(unknown, {2020: YearValue(2020, 0.5, 1, 2)}, at)
+    assert (q.baseline_value, q.actual, q.projected, q.standing) == (
+        None,
+        0.5,
+        0.5,
+        Standing.off_track,
+    )
+
+
+def test_a_share_measured_on_the_first_instant_of_the_period():
+    i = define(
+        metric=SHARE,
+        window="annual",
+        baseline={"year": 2019, "value": 0.2},
+        target={"value": 0.9, "deadline": "2023-12-31"},
+    )
+    series = {2019: YearValue(2019, 0.4, 4, 10), 2020: YearValue(2020, 0.3, 3, 10)}
+    p = progress(i, series, datetime(2020, 1, 1, tzinfo=UTC))
+    assert (p.actual, p.projected) == (0.3, 0.3)
+    early = progress(i, series, datetime(2019, 6, 1, tzinfo=UTC))
+    assert (early.actual, early.projected) == (0.4, 0.4)
+
+
+def test_past_the_deadline_close_is_not_at_risk():
+    i = define(target={"value": 4, "deadline": "2023-12-31"})
+    end = datetime(2023, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert progress(i, flows(y2020=3.8), end).standing is Standing.off_track
+    assert progress(i, flows(y2020=3.8), end - timedelta(microseconds=1)).standing is (
+        Standing.at_risk
+    )
+    assert progress(i, flows(y2020=3.8), datetime(2025, 1, 1, tzinfo=UTC)).standing is (
+        Standing.off_track
+    )
+
+
+def test_an_annual_flow_measures_each_year_from_zero_not_from_the_baseline():
+    # 30 a year, the baseline year had 20: a year projected to 28.5 closes 95 % of the way from
+    # zero (at risk); from the baseline it would be 85 % (off track).
+    i = define(
+        metric="nationals_trained",
+        window="annual",
+        baseline={"year": 2019, "value": 20},
+        target={"value": 30, "deadline": "2030-12-31"},
+    )
+    at = datetime(2024, 7, 2, tzinfo=UTC)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    end = datetime(2024, 12, 31, 23, 59, 59, tzinfo=UTC)
+    actual = 28.5 * years(start, at) / years(start, end)
+    p = progress(i, flows(y2024=actual), at)
+    assert p.projected == pytest.approx(28.5)
+    assert p.standing is Standing.at_risk
