@@ -529,7 +529,7 @@ def start_raw(url: str, folder: Path, ministry: str, lead: str) -> subprocess.Po
 
 async def main() -> None:
     sys.path.insert(0, str(HERE))
-    from bench import lua, row, wrk
+    from bench import cpu_seconds, load_average, lua, row, wrk
     from tansiq_common.auth.devkeys import SigningKey, jwks_document, token_claims
     from tansiq_common.events.topics import delete_topics, ensure_topics
     from tansiq_common.testing import databases, processes
@@ -614,18 +614,23 @@ async def main() -> None:
             flat = items(tag, lead, partners, size * args.batches)
             return [flat[i : i + size] for i in range(0, len(flat), size)]
 
+        pid = service.process.pid
         door_path = BatchDoor(service.base_url, job, batches("door"))
         raw_path = RawInserts(lead, batches("raw"))
         raw_path.conn = await asyncpg.connect(_plain(url))
         try:
+            cpu = cpu_seconds(pid)
             door, baseline = await interleaved([door_path, raw_path], args.batches)
+            door["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1000 / (size * args.batches) * 1000
         finally:
             await door_path.close()
             await raw_path.conn.close()
+        cpu = cpu_seconds(pid)
         kafka = await kafka_door(
             url, bootstrap, prefix + "engagements.ingest.v1",
             items("kafka", lead, partners, args.messages), timeout_s=300,
         )  # fmt: skip
+        kafka["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1000 / args.messages * 1000
         # The Kafka door's baseline: the same raw inserts right after it.
         after_kafka = await raw_only(url, lead, batches("raw-after-kafka"))
         print(
@@ -633,8 +638,10 @@ async def main() -> None:
             "door's and the raw inserts' in turn; then Kafka: "
             f"{args.messages:,} messages, and the raw inserts again\n"
         )
-        print("| path | items/s | ratio to raw | p50 / p99 ms |")
-        print("| --- | ---: | ---: | --- |")
+        print(f"load average {load_average()}; service CPU: user + system time of the service "
+              "process per 1,000 items\n")  # fmt: skip
+        print("| path | items/s | ratio to raw | p50 / p99 ms | service CPU ms / 1,000 items |")
+        print("| --- | ---: | ---: | --- | ---: |")
         for label, result, unit, raw_rate in (
             ("raw asyncpg inserts (same rows)", baseline, "per batch", baseline),
             ("POST /v1/ingest/engagements", door, "per batch", baseline),
@@ -644,7 +651,8 @@ async def main() -> None:
             ratio = result["items_per_s"] / raw_rate["items_per_s"]
             print(
                 f"| {label} | {result['items_per_s']:,.0f} | {ratio:.2f} | "
-                f"{result['p50_ms']:,.0f} / {result['p99_ms']:,.0f} ({unit}) |",
+                f"{result['p50_ms']:,.0f} / {result['p99_ms']:,.0f} ({unit}) | "
+                + (f"{result['cpu_ms']:,.0f} |" if "cpu_ms" in result else "– |"),
                 flush=True,
             )
     finally:
