@@ -1,9 +1,5 @@
 """The engagements service's FastAPI app factory, for `uvicorn --factory`."""
 
-import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 from tansiq_common.app import create_service_app
 from tansiq_common.auth import directory_consumer
@@ -17,15 +13,6 @@ from tansiq_engagements.engagements.api import router as engagements_router
 from tansiq_engagements.engagements.ingest import ingest_consumer
 from tansiq_engagements.lookups import lookups_component, replica_lookups
 from tansiq_engagements.settings import EngagementsSettings, get_settings
-
-
-@asynccontextmanager
-async def _frozen_heap(app: FastAPI) -> AsyncIterator[None]:
-    """What the service built at start (modules, schemas, routes) lives as long as it does:
-    moved out of the garbage collector's sight, so a full collection during a 1,000-item
-    ingestion batch walks what the batch made, not the whole heap (tens of milliseconds)."""
-    gc.freeze()
-    yield
 
 
 def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
@@ -42,7 +29,6 @@ def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
             # The topic's messages carry no caller token to ask the owners with: they are
             # checked against the replicas alone.
             consumer_component(ingest_consumer(replica_lookups())),
-            _frozen_heap,
         ],
         description="meetings, visits, trainings and dialogues with partners",
     )
