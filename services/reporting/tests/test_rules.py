@@ -874,3 +874,78 @@ def test_c7_explains_the_missing_theme_of_agreements_and_engagements():
     assert c7_engagement(engagement(themes=Themes(), participant_org_ids=("moph",)), ORGS) == (
         Outcome()
     )
+
+
+# -- a record without a title is named by its id; every record's evaluation names it --
+
+
+def test_records_without_a_title_are_named_by_their_id():
+    untitled = engagement(title=Text(), kind="visit", end=None, start=NOW - timedelta(days=10))
+    c2 = c2_routing(untitled, ORGS, P, NOW).candidate
+    assert c2 is not None
+    assert c2.explanation.en.startswith("The visit “e1” with UNESCO, held on 2026-02-19,")
+    assert c2.explanation.ar.startswith("عُقد الزيارة «e1» مع اليونسكو (UNESCO) بتاريخ")
+    theirs = engagement(
+        id="e2", title=Text(), lead_org_id="moph", participant_org_ids=("moph", "unesco"), start=NOW
+    )
+    c3 = c3_overlap(engagement(title=Text(), start=NOW), [theirs], ORGS, P).candidate
+    assert c3 is not None
+    assert c3.explanation.en.startswith("The meeting “e1” (2026-03-01) with UNESCO on SDG 4 ")
+    assert c3.explanation.en.endswith("not linked to it: “e2” (2026-03-01).")
+    assert c3.explanation.ar.startswith("يتداخل الاجتماع «e1» (2026-03-01) مع ")
+    assert c3.explanation.ar.endswith("غير مرتبطة به: «e2» (2026-03-01).")
+    dormant = agreement(title=Text(), status="in_force", signed_on=date(2025, 1, 1))
+    c4 = c4_dormant(dormant, ORGS, P, NOW, last_contact=None, next_contact=None).candidate
+    assert c4 is not None
+    assert c4.explanation.en.startswith("The agreement “a1” is in force, but ")
+    assert c4.explanation.ar.startswith("الاتفاقية «a1» سارية، ")
+    expiring = agreement(title=Text(), status="in_force", expires_on=date(2026, 4, 1))
+    c6 = c6_expiry(expiring, ORGS, P, NOW, has_successor=False).candidate
+    assert c6 is not None
+    assert c6.explanation.en.startswith("The agreement “a1” expires on 2026-04-01 ")
+    assert c6.explanation.ar.startswith("تنتهي الاتفاقية «a1» في 2026-04-01 ")
+
+
+def test_open_records_only_show_the_anchor_readers():
+    anchor = Access("interagency", "m1", ("a",), ("QA",))
+    other = Access("interagency", "m2", ("b",), ("FR",))
+    assert Access.combine([anchor, other]) == anchor
+    assert Access.combine([other, anchor]) == other
+    assert Access.combine([]) == Access()
+
+
+def test_overlaps_skip_what_does_not_pair_and_go_on():
+    mine = engagement(id="e1", start=NOW)
+    cancelled = engagement(
+        id="e0", lead_org_id="moph", participant_org_ids=("moph", "unesco"), status="cancelled"
+    )
+    same_ministry = engagement(id="e3", lead_org_id="moe-unit", start=NOW)
+    theirs = engagement(
+        id="e2", lead_org_id="moph", participant_org_ids=("moph", "unesco"), start=NOW
+    )
+    found = overlaps(mine, [mine, cancelled, same_ministry, theirs], ORGS, P)
+    assert [(o.other.id, o.ministry_id, o.partner_ids, o.sdgs, o.sectors) for o in found] == [
+        ("e2", "moph", ("unesco",), (4,), ())
+    ]
+
+
+def test_evaluations_name_their_record_and_pass_the_context_on():
+    a = agreement(status="in_force", expires_on=date(2026, 4, 1), signed_on=date(2025, 1, 1))
+    ev = evaluate_agreement(a, ORGS, P, NOW)
+    assert ev.record == RecordRef("agreement", "a1")
+    assert [c.rule for c in ev.candidates] == [Rule.C1, Rule.C4, Rule.C6]
+    with_successor = evaluate_agreement(a, ORGS, P, NOW, has_successor=True)
+    assert [c.rule for c in with_successor.candidates] == [Rule.C1, Rule.C4]
+    contact = NOW - timedelta(days=10)
+    planned = NOW + timedelta(days=3)
+    recent = evaluate_agreement(
+        a, ORGS, P, NOW, last_contact=contact, next_contact=planned, has_successor=True
+    )
+    assert [c.rule for c in recent.candidates] == [Rule.C1]
+    assert recent.recheck_at == planned
+    later = evaluate_agreement(
+        a, ORGS, P, NOW, last_contact=contact, next_contact=None, has_successor=True
+    )
+    assert later.recheck_at == contact + timedelta(days=180)
+    e = evaluate_engagement(engagement(id="e7"), ORGS, [], P, NOW)
+    assert e.record == RecordRef("engagement", "e7")
