@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.types import Scope
 from tansiq_common.app import create_service_app
-from tansiq_common.problems import Conflict
+from tansiq_common.problems import Conflict, problem_type
 from tansiq_common.schema import audit_log, idempotency_keys
 from tansiq_common.settings import ServiceSettings
 from tansiq_common.testing.plugin import running_app
@@ -150,6 +150,25 @@ async def test_ready_is_503_when_the_database_is_unreachable(infra_db_url):
         assert response.status_code == 503
         assert response.json()["checks"]["database"].startswith("failing")
         assert (await client.get("/health/live")).status_code == 200
+
+
+async def test_a_request_that_finds_no_free_connection_is_503_and_writes_nothing(infra_db_url):
+    settings = _settings(
+        infra_db_url, database_pool_size=1, database_max_overflow=0, database_pool_timeout_s=0.2
+    )
+    app = create_service_app(service="example", settings=settings, routers=[router])
+    async with running_app(app) as client:
+        # The pool's only connection is busy for as long as the request waits.
+        async with app.state.db.engine.connect() as busy:
+            await busy.execute(sa.text("SELECT 1"))
+            response = await client.post("/v1/things", json={"name": "waiting"})
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["type"] == problem_type("service-unavailable")
+        assert await _audit_count(app) == 0
+        # Free again: the same request succeeds.
+        assert (await client.post("/v1/things", json={"name": "waiting"})).status_code == 201
 
 
 async def test_metrics_count_requests_by_route_template(client):

@@ -79,6 +79,7 @@ def create_service_app(
             max_overflow=settings.database_max_overflow,
             statement_timeout_ms=settings.database_statement_timeout_ms,
             application_name=f"tansiq-{service}",
+            pool_timeout=settings.database_pool_timeout_s,
         )
         app.state.db = db
         # Reads: one statement each, no transaction of their own (no BEGIN/ROLLBACK round trips).

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tansiq_common.context import current_request_id
@@ -216,10 +217,21 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    """Every connection of the pool stayed busy for the pool timeout: the process is overloaded,
+    not broken. A 503 with Retry-After lets the client (or the gateway) come back."""
+    log.warning("no free database connection for %s; answered 503", request.url.path)
+    return problem_response(
+        ServiceUnavailable("Every database connection is busy; retry shortly.", retry_after=1),
+        request,
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(PoolTimeout, _on_pool_exhausted)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     # Unexpected exceptions are answered by RequestContextMiddleware, inside the request context.

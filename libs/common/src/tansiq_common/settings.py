@@ -52,6 +52,8 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = 10
     database_max_overflow: int = 10
     database_statement_timeout_ms: int = 30_000
+    # How long a request waits for a free connection before answering 503 with Retry-After.
+    database_pool_timeout_s: float = Field(5.0, gt=0)
 
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", validation_alias=_shared("KAFKA_BOOTSTRAP_SERVERS")
