@@ -949,3 +949,39 @@ def test_evaluations_name_their_record_and_pass_the_context_on():
     assert later.recheck_at == contact + timedelta(days=180)
     e = evaluate_engagement(engagement(id="e7"), ORGS, [], P, NOW)
     assert e.record == RecordRef("engagement", "e7")
+
+
+def test_c7_and_c1_name_untitled_and_unsigned_agreements_plainly():
+    c7 = c7_agreement(agreement(title=Text(), themes=Themes()), ORGS).candidate
+    assert c7 is not None
+    assert c7.explanation == Text(
+        en="The agreement “a1” with UNESCO carries no SDG goal or national priority.",
+        ar="الاتفاقية «a1» مع اليونسكو (UNESCO) لا يحمل أي هدف من أهداف التنمية المستدامة ولا "
+        "أولوية وطنية.",
+    )
+    unsigned = c1_clearance(agreement(status="in_force", signed_on=None), ORGS).candidate
+    assert unsigned is not None
+    assert unsigned.details == {"status": "in_force", "signed_on": None}
+
+
+def test_a_record_counts_in_its_ministry_country_else_in_its_owner_country():
+    orgs = {
+        **ORGS,
+        "unit": Org("unit", scope="national", ministry_id="moe"),  # no country of its own
+        "far": Org("far", scope="national", country="SY", ministry_id="moe"),
+        "lost": Org("lost", scope="national", country="SY", ministry_id="gone"),
+        "plain-ministry": Org("plain-ministry", scope="national", ministry_id="plain-ministry"),
+        "plain-unit": Org(
+            "plain-unit", scope="national", country="OM", ministry_id="plain-ministry"
+        ),
+    }
+    for owner, ministry, country in (
+        ("unit", "moe", "QA"),
+        ("far", "moe", "QA"),  # the ministry's country wins
+        ("lost", "gone", "SY"),  # the ministry is not known yet
+        ("plain-unit", "plain-ministry", "OM"),  # the ministry has no country
+    ):
+        a = agreement(owner_org_id=owner, party_org_ids=(owner, "unesco"))
+        c = c1_clearance(a, orgs).candidate
+        assert c is not None
+        assert (c.ministry_id, c.country, c.partner_ids) == (ministry, country, ("unesco",))
