@@ -25,7 +25,9 @@ In a scratch database (created and dropped here) and scratch topics:
    compared under rule C3 with the others of its partner in the million-row replica), and polls
    every 10 ms, by id, for the engagement in the replica (the consumer's part) and for its C7
    finding; latency = first seen minus sent (same host clock; ±10 ms plus a poll's time). The
-   broker's acknowledgement (acks=all) is timed too: Kafka's own part of the write.
+   broker's acknowledgement (acks=all) is timed too: Kafka's own part of the write. And the CPU
+   time the service process spent meanwhile, per event: what the write path costs, whatever
+   else the machine runs (latency on a shared machine follows its load).
 """
 
 from __future__ import annotations
@@ -320,7 +322,14 @@ async def reads(url: str, base: str, token: str, args: argparse.Namespace) -> No
         )
 
 
-async def writes(url: str, prefix: str, bootstrap: str, args: argparse.Namespace) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux): what the service spent, whatever
+    else the machine runs meanwhile."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def writes(url: str, prefix: str, bootstrap: str, args: argparse.Namespace, pid: int) -> None:
     print(f"\nwrite → finding visible: {args.rate} engagement events/s for {args.seconds} s")
     topic = f"{prefix}engagements.engagement.v1"
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
@@ -406,6 +415,7 @@ async def writes(url: str, prefix: str, bootstrap: str, args: argparse.Namespace
             await asyncio.sleep(0.01)
 
     deadline = float("inf")
+    cpu_before = cpu_seconds(pid)
     poller = asyncio.create_task(poll())
     started = time.perf_counter()
     total = int(args.rate * args.seconds)
@@ -421,6 +431,7 @@ async def writes(url: str, prefix: str, bootstrap: str, args: argparse.Namespace
     deadline = time.perf_counter() + 60
     stop.set()
     await poller
+    cpu = cpu_seconds(pid) - cpu_before
     await producer.stop()
     await conn.close()
     latencies = [seen[e] - t for e, t in sent.items() if e in seen]
@@ -429,6 +440,7 @@ async def writes(url: str, prefix: str, bootstrap: str, args: argparse.Namespace
         f"  sent {total} events in {elapsed:.1f} s ({total / elapsed:.0f}/s); "
         f"findings seen for {len(latencies)}"
     )
+    print(f"  service CPU: {cpu:.1f} s, {cpu / total * 1000:.2f} ms per event")
     if latencies:
         by_broker = [acked[e] - t for e, t in sent.items() if e in acked]
         print(f"  write → acknowledged:     {percentiles(by_broker)}")
@@ -485,7 +497,7 @@ async def main() -> None:
         if args.only != "writes":
             await reads(url, service.base_url, token, args)
         if args.only != "reads":
-            await writes(url, prefix, bootstrap, args)
+            await writes(url, prefix, bootstrap, args, service.process.pid)
     finally:
         if service is not None:
             service.stop()
