@@ -985,3 +985,20 @@ def test_a_record_counts_in_its_ministry_country_else_in_its_owner_country():
         c = c1_clearance(a, orgs).candidate
         assert c is not None
         assert (c.ministry_id, c.country, c.partner_ids) == (ministry, country, ("unesco",))
+
+
+def test_c5_looks_at_every_action_item_and_one_due_today_is_not_late():
+    e = engagement(
+        action_items=(
+            ActionItem("Done", date(2026, 1, 1), "done"),
+            ActionItem("Undated", None, "open"),
+            ActionItem("Today", date(2026, 3, 1), "open"),
+            ActionItem("Late", date(2026, 2, 27), "open"),
+        )
+    )
+    out = c5_follow_up(e, ORGS, P, NOW)
+    assert out.candidate is not None
+    assert out.candidate.details == {
+        "overdue": [{"what": "action_item", "due_on": "2026-02-27", "title": "Late"}]
+    }
+    assert out.recheck_at == datetime(2026, 3, 1, 21, tzinfo=UTC)  # "Today" is late tomorrow
