@@ -214,7 +214,11 @@ async def dashboard_stack(
     }
     for name in SERVICES:
         migrations = importlib.import_module(f"tansiq_{name}").MIGRATIONS_DIR
-        env[f"{name.upper()}_DATABASE_URL"] = await service_database(name, Path(migrations))
+        # Databases of this stack alone: other tests write their own records (indicators) in
+        # the run's service databases, and this stack's relays would publish theirs.
+        env[f"{name.upper()}_DATABASE_URL"] = await service_database(
+            f"dashboard_{name}", Path(migrations)
+        )
     processes = {name: _start(name, ports[name], env, log_dir) for name in SERVICES}
     stack = Stack(processes, keys_dir)
     try:
