@@ -438,6 +438,7 @@ async def main() -> None:
         )
         raw_process = start_raw(url, folder, data["ministry"], data["owner"])
         raw_base = f"http://127.0.0.1:{raw_process.port}"  # type: ignore[attr-defined]
+        ours_pid = service.process.pid
         rng = random.Random(1)
         sample = [rng.choice(data["visible"]) for _ in range(2000)]
         create_body = json.dumps(body(data["owner"], data["partners"][7]))
@@ -455,8 +456,8 @@ async def main() -> None:
         print("| --- | ---: | ---: | ---: | --- | --- |")
         for label, method, paths, payload in scenarios:
             script = lua(folder, label.split()[0], token, method, paths, payload)
-            ours = wrk(service.base_url, script, args.seconds, args.connections)
-            theirs = wrk(raw_base, script, args.seconds, args.connections)
+            ours = wrk(service.base_url, script, args.seconds, args.connections, ours_pid)
+            theirs = wrk(raw_base, script, args.seconds, args.connections, raw_process.pid)
             results[label] = ours
             print(row(label, ours, theirs), flush=True)
         sign_body = json.dumps({"signed_on": "2024-01-10"})
@@ -465,13 +466,13 @@ async def main() -> None:
             service.base_url,
             sequential_lua(folder, "sign-ours", token, [
                 f"/v1/agreements/{i}/actions/sign" for i in ours_drafts], sign_body),
-            args.seconds, args.connections,
+            args.seconds, args.connections, ours_pid,
         )  # fmt: skip
         theirs = wrk(
             raw_base,
             sequential_lua(folder, "sign-raw", token, [
                 f"/v1/agreements/{i}/actions/sign" for i in raw_drafts], sign_body),
-            args.seconds, args.connections,
+            args.seconds, args.connections, raw_process.pid,
         )  # fmt: skip
         print(row("sign (a transition)", ours, theirs), flush=True)
         half = results["GET by id"].rps / 2
