@@ -16,10 +16,17 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tansiq_common.auth.dependencies import current_principal, get_scope
+from tansiq_common.auth.dependencies import (
+    bearer_scheme,
+    current_principal,
+    get_scope,
+    scope_for,
+    verified_caller,
+)
 from tansiq_common.auth.principal import Principal
 from tansiq_common.auth.scope import OrgScope
 from tansiq_common.db import DriverReads
@@ -37,10 +44,19 @@ async def get_settings(request: Request) -> ServiceSettings:
     return settings
 
 
-async def get_read_session(request: Request) -> AsyncIterator[AsyncConnection]:
+async def get_read_session(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)
+) -> AsyncIterator[AsyncConnection]:
     """A Core connection in autocommit mode: each query of the read functions stands alone, with
     no ORM session and no BEGIN/ROLLBACK around it (the request path's largest costs after the
-    query itself). Reads that need one snapshot across statements take a unit of work."""
+    query itself). Reads that need one snapshot across statements take a unit of work.
+
+    The caller's scope is looked up first (and kept for the request): looked up while this
+    connection is held, it would take a second one, and a full pool of requests each holding
+    one and waiting for another never frees any."""
+    principal = await verified_caller(request, credentials)
+    if principal is not None:
+        await scope_for(request, principal)
     async with request.app.state.read_engine.connect() as connection:
         yield connection
 

@@ -16,7 +16,7 @@ from tansiq_common.auth.keys import KeysUnavailable
 from tansiq_common.auth.principal import ALL_ROLES, Principal, Role
 from tansiq_common.auth.scope import OrganizationDirectory, OrgScope
 from tansiq_common.auth.verifier import InvalidToken, TokenVerifier
-from tansiq_common.problems import Forbidden, ServiceUnavailable, Unauthorized
+from tansiq_common.problems import Forbidden, Problem, ServiceUnavailable, Unauthorized
 
 log = logging.getLogger("tansiq.auth")
 
@@ -25,6 +25,7 @@ REALM = "tansiq"
 # scope check inside the handler (the authorization matrix tells them apart by it).
 ROLE_NOT_ALLOWED = "role-not-allowed"
 PRINCIPAL_STATE_KEY = "tansiq_principal"
+SCOPE_STATE_KEY = "tansiq_scope"
 
 # auto_error=False: a missing token is answered by us, as problem+json with WWW-Authenticate.
 bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer", bearerFormat="JWT")
@@ -177,6 +178,29 @@ async def get_scope(
     request: Request, principal: Principal = Depends(current_principal)
 ) -> OrgScope:
     """The caller's organization scope from `app.state.organization_directory` (set up by the
-    app factory's lifespan)."""
-    directory: OrganizationDirectory = request.app.state.organization_directory
-    return await directory.scope_of(principal.org)
+    app factory's lifespan), looked up once per request."""
+    return await scope_for(request, principal)
+
+
+async def scope_for(request: Request, principal: Principal) -> OrgScope:
+    """The scope of the request's caller, kept on the request: whatever asks first (the read
+    connection's dependency does, before it takes its connection) looks it up, the rest reuse it."""
+    scope: OrgScope | None = getattr(request.state, SCOPE_STATE_KEY, None)
+    if scope is None:
+        directory: OrganizationDirectory = request.app.state.organization_directory
+        scope = await directory.scope_of(principal.org)
+        setattr(request.state, SCOPE_STATE_KEY, scope)
+    return scope
+
+
+async def verified_caller(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal | None:
+    """The verified caller when the request carries a valid bearer token, else None (no 401:
+    for dependencies that serve public routes too)."""
+    if credentials is None:
+        return None
+    try:
+        return await _principal(request, credentials)
+    except Problem:
+        return None
