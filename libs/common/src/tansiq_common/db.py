@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from tansiq_common.domain import DomainError
+from tansiq_common.pool import FairPool
 from tansiq_common.problems import ServiceUnavailable
 
 # Stable constraint names, so Alembic migrations can drop and alter them by name.
@@ -100,6 +101,8 @@ class Database:
             # the CPU of a GET. The bound on open connections is unchanged (size + overflow).
             pool_size=pool_size + max_overflow,
             max_overflow=0,
+            # Waiting requests get connections in the order they asked (tansiq_common.pool).
+            poolclass=FairPool,
             # No ping per checkout (a round trip on every request): a connection the database
             # dropped fails its statement, SQLAlchemy invalidates the pool, and the request
             # answers 503 with Retry-After (tansiq_common.problems), so a retry gets a new one.
