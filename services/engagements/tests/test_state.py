@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from tansiq_common.codec import to_json
+from tansiq_common.codec import typed_encoder as encoder
 from tansiq_engagements.engagements.model import (
     Engagement,
     Kind,
@@ -14,7 +15,6 @@ from tansiq_engagements.engagements.model import (
     References,
     Status,
 )
-from tansiq_engagements.engagements.state import encoder
 
 NOW = datetime(2026, 1, 1, 8, 30, 15, 123456, tzinfo=UTC)
 LEAD = OrgFacts("lead", national=True, country="QA", ministry_id="ministry")

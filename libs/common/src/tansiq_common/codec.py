@@ -265,3 +265,67 @@ def _flattened_json(parts: list[tuple[str, str, Callable[[Any], Any]]]) -> Calla
 def _unwrap(tp: Any) -> Any:
     options = [a for a in typing.get_args(tp) if a is not type(None)]
     return options[0] if options else tp
+
+
+# --- encoding by declared type ---------------------------------------------------------------
+# `snapshot()` runs for every change (the event carries the state) and for every revision (what
+# changed); `to_json` asks what each value is. An encoder built once per type knows from the
+# type hints; a value not of its declared type goes through `to_json` itself, so the answer is
+# always what `to_json` gives.
+
+Encoder = Callable[[Any], Any]
+_ENCODERS: dict[Any, Encoder] = {}
+
+
+def typed_encoder(tp: Any) -> Encoder:
+    """The function giving `to_json(value)` for a value of type `tp`, built once per type."""
+    found = _ENCODERS.get(tp)
+    if found is None:
+        found = _ENCODERS[tp] = _build_encoder(tp)
+    return found
+
+
+def _build_encoder(tp: Any) -> Encoder:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(options) == 1:
+            inner = typed_encoder(options[0])
+            return lambda value: None if value is None else inner(value)
+        return to_json
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        if len(args) != 1:
+            return to_json
+        item = typed_encoder(args[0])
+        return lambda value: (
+            [item(v) for v in value] if type(value) in (tuple, list) else to_json(value)
+        )
+    if origin in (frozenset, set):
+        members = typing.get_args(tp)
+        item = typed_encoder(members[0]) if members else to_json
+        return lambda value: (
+            sorted(item(v) for v in value) if type(value) in (frozenset, set) else to_json(value)
+        )
+    if origin is not None or not isinstance(tp, type):
+        return to_json
+    if issubclass(tp, Enum):
+        return lambda value: value.value if isinstance(value, Enum) else to_json(value)
+    if tp in (str, int, float, bool):
+        return lambda value: value if type(value) is tp else to_json(value)
+    if tp in (datetime, date):
+        return lambda value: value.isoformat() if type(value) is tp else to_json(value)
+    if dataclasses.is_dataclass(tp):
+        return _dataclass_encoder(tp)
+    return to_json
+
+
+def _dataclass_encoder(tp: type) -> Encoder:
+    fields = [(name, typed_encoder(hint)) for name, hint in state_fields(tp)]
+
+    def encode(value: Any) -> Any:
+        if type(value) is not tp:
+            return to_json(value)
+        return {name: enc(getattr(value, name)) for name, enc in fields}
+
+    return encode

@@ -114,10 +114,11 @@ class VersionedAggregate:
     events: list[StateEvent]
 
     def snapshot(self) -> dict[str, Any]:
-        """The full state as events and responses carry it (JSON-ready)."""
-        from tansiq_common.codec import to_json
+        """The full state as events and responses carry it (JSON-ready): `to_json(self)`, by
+        an encoder built once per class (it runs for every change)."""
+        from tansiq_common.codec import typed_encoder
 
-        state: dict[str, Any] = to_json(self)
+        state: dict[str, Any] = typed_encoder(type(self))(self)
         return state
 
     def record(

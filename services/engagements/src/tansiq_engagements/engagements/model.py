@@ -23,7 +23,6 @@ from tansiq_common.domain import (
 )
 
 from tansiq_engagements.engagements.countries import is_country
-from tansiq_engagements.engagements.state import encoder
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -328,11 +327,6 @@ class Engagement(VersionedAggregate):
     external_id: str | None = None
     version: int = 1
     events: list[Any] = field(default_factory=list, compare=False, repr=False)
-
-    def snapshot(self) -> dict[str, Any]:
-        """What `to_json` gives (the base class's answer), by an encoder built once (state)."""
-        state: dict[str, Any] = encoder(type(self))(self)
-        return state
 
     @classmethod
     def create(
