@@ -352,22 +352,22 @@ class ConsumerRunner:
         """With tracing on, a span per event applied in a batch, in the producer's trace."""
         if self._tracer is None:
             return
+        attributes = {**self._span_attributes(envelope), "tansiq.outcome": "applied"}
         with consumer_span(
-            self._tracer,
-            topic=envelope.topic,
-            headers=envelope.headers,
-            attributes={
-                "messaging.consumer.group.name": self.group_id,
-                "messaging.destination.partition.id": str(envelope.partition),
-                "messaging.kafka.offset": envelope.offset,
-                "messaging.message.id": envelope.id,
-                "cloudevents.event_type": envelope.type,
-                "cloudevents.event_source": envelope.source,
-                "tansiq.consumer": self.spec.name,
-                "tansiq.outcome": "applied",
-            },
+            self._tracer, topic=envelope.topic, headers=envelope.headers, attributes=attributes
         ):
             pass
+
+    def _span_attributes(self, envelope: Envelope) -> dict[str, Any]:
+        return {
+            "messaging.consumer.group.name": self.group_id,
+            "messaging.destination.partition.id": str(envelope.partition),
+            "messaging.kafka.offset": envelope.offset,
+            "messaging.message.id": envelope.id,
+            "cloudevents.event_type": envelope.type,
+            "cloudevents.event_source": envelope.source,
+            "tansiq.consumer": self.spec.name,
+        }
 
     def _authentic(self, record: KafkaRecord) -> Envelope:
         """The decoded event, if its topic's producer sent it and the type is the topic's;
@@ -419,15 +419,7 @@ class ConsumerRunner:
             self._tracer,
             topic=envelope.topic,
             headers=envelope.headers,
-            attributes={
-                "messaging.consumer.group.name": self.group_id,
-                "messaging.destination.partition.id": str(envelope.partition),
-                "messaging.kafka.offset": envelope.offset,
-                "messaging.message.id": envelope.id,
-                "cloudevents.event_type": envelope.type,
-                "cloudevents.event_source": envelope.source,
-                "tansiq.consumer": self.spec.name,
-            },
+            attributes=self._span_attributes(envelope),
         ) as span:
             applied = await self._record_and_handle(session, envelope, handler)
             if span is not None:

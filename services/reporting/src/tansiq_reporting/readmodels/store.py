@@ -4,9 +4,9 @@ fields, and the neighbourhoods the rules look at."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -35,6 +35,8 @@ from tansiq_reporting.readmodels.tables import (
 )
 
 TEXT_ARRAY = ARRAY(sa.Text)
+
+R = TypeVar("R")
 
 
 class NotNewer(Exception):
@@ -329,15 +331,23 @@ async def load_agreements(
     session: AsyncSession, ids: Iterable[str], marks: dict[str, int] | None = None
 ) -> dict[str, Agreement]:
     """By id; `marks` gets each one's due marks as read (see `clear_due`)."""
+    return await _load(session, rm_agreements, agreement_from_row, ids, marks)
+
+
+async def _load(
+    session: AsyncSession,
+    table: sa.Table,
+    from_row: Callable[[Any], R],
+    ids: Iterable[str],
+    marks: dict[str, int] | None,
+) -> dict[str, R]:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = await session.execute(
-        sa.select(rm_agreements).where(rm_agreements.c.id == sa.func.any(_array(wanted)))
-    )
+    rows = await session.execute(sa.select(table).where(table.c.id == sa.func.any(_array(wanted))))
     found = {}
     for row in rows:
-        found[row.id] = agreement_from_row(row)
+        found[row.id] = from_row(row)
         if marks is not None:
             marks.setdefault(row.id, row.marks)
     return found
@@ -471,18 +481,7 @@ async def load_engagements(
     session: AsyncSession, ids: Iterable[str], marks: dict[str, int] | None = None
 ) -> dict[str, Engagement]:
     """By id; `marks` gets each one's due marks as read (see `clear_due`)."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    rows = await session.execute(
-        sa.select(rm_engagements).where(rm_engagements.c.id == sa.func.any(_array(wanted)))
-    )
-    found = {}
-    for row in rows:
-        found[row.id] = engagement_from_row(row)
-        if marks is not None:
-            marks.setdefault(row.id, row.marks)
-    return found
+    return await _load(session, rm_engagements, engagement_from_row, ids, marks)
 
 
 async def neighbourhoods(
