@@ -10,7 +10,7 @@ of its country, never on another country's.
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar
+from typing import Any
 
 from tansiq_agreements.agreements.model import Agreement
 from tansiq_agreements.agreements.organizations import organization_lookup
@@ -18,7 +18,7 @@ from tansiq_agreements.agreements.service import AgreementService
 from tansiq_common.auth import Role
 from tansiq_common.uow import SystemActor, UnitOfWork
 
-from .model import READERS, Call, Route, Target, install_organizations
+from .model import READERS, Call, Route, ServiceWorld, Target
 
 EDITOR = frozenset({Role.editor})
 COORDINATOR = frozenset({Role.coordinator})
@@ -27,27 +27,13 @@ NOT_CLEARING = "not-clearing-coordinator"
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 
 
-class World:
+class World(ServiceWorld):
     """The organizations in the replica, and fresh agreements made for each call."""
 
-    HOMES: ClassVar[dict[Role, str]] = {Role.coordinator: "qa-mofa-icd"}
-    HOME = "qa-mehe"
-    TARGETS: ClassVar[dict[str, str]] = {"same_country": "qa-moph", "other_country": "sy-mlae"}
-
     def __init__(self, db: Any) -> None:
-        self.db = db
-        self.ids: dict[str, str] = {}
+        super().__init__(db)
         # Every organization is in the replica: the registry is never asked.
         self.orgs = organization_lookup("http://registry.invalid", timeout_s=1.0)
-
-    async def load(self) -> None:
-        self.ids = await install_organizations(self.db)
-
-    def org_of(self, role: Role) -> str:
-        return self.ids[self.HOMES.get(role, self.HOME)]
-
-    def target(self, role: Role, target: Target) -> str:
-        return self.org_of(role) if target == "own" else self.ids[self.TARGETS[target]]
 
     def body(self, owner: str, **overrides: Any) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -14,7 +14,7 @@ audit trail.
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar
+from typing import Any
 
 from tansiq_common.auth import Role
 from tansiq_common.uow import SystemActor, UnitOfWork
@@ -28,8 +28,8 @@ from .model import (
     Call,
     Outcome,
     Route,
+    ServiceWorld,
     Target,
-    install_organizations,
     outcome_of,
 )
 
@@ -40,25 +40,8 @@ MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 SOURCE = "matrix-calendar"
 
 
-class World:
+class World(ServiceWorld):
     """The organizations in the replica, and fresh engagements made for each call."""
-
-    HOMES: ClassVar[dict[Role, str]] = {Role.coordinator: "qa-mofa-icd"}
-    HOME = "qa-mehe"
-    TARGETS: ClassVar[dict[str, str]] = {"same_country": "qa-moph", "other_country": "sy-mlae"}
-
-    def __init__(self, db: Any) -> None:
-        self.db = db
-        self.ids: dict[str, str] = {}
-
-    async def load(self) -> None:
-        self.ids = await install_organizations(self.db)
-
-    def org_of(self, role: Role) -> str:
-        return self.ids[self.HOMES.get(role, self.HOME)]
-
-    def target(self, role: Role, target: Target) -> str:
-        return self.org_of(role) if target == "own" else self.ids[self.TARGETS[target]]
 
     def body(self, lead: str, **overrides: Any) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from tansiq_common.auth import Role
 
@@ -149,3 +149,27 @@ async def install_organizations(db: Any) -> dict[str, str]:
             }
             await apply_organization_event(session, _Event(data))
     return ids
+
+
+class ServiceWorld:
+    """What every service's table calls on: its callers' home organizations (a coordinator of
+    Qatar's coordinating body, every other role of Qatar's Ministry of Education) and the
+    targets of scoped calls (another Qatari ministry, a Syrian one), loaded into the service's
+    organization replica."""
+
+    HOMES: ClassVar[dict[Role, str]] = {Role.coordinator: "qa-mofa-icd"}
+    HOME = "qa-mehe"
+    TARGETS: ClassVar[dict[str, str]] = {"same_country": "qa-moph", "other_country": "sy-mlae"}
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self.ids: dict[str, str] = {}
+
+    async def load(self) -> None:
+        self.ids = await install_organizations(self.db)
+
+    def org_of(self, role: Role) -> str:
+        return self.ids[self.HOMES.get(role, self.HOME)]
+
+    def target(self, role: Role, target: Target) -> str:
+        return self.org_of(role) if target == "own" else self.ids[self.TARGETS[target]]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlalchemy as sa
 from tansiq_common.auth import Role
@@ -37,7 +37,7 @@ from tansiq_reporting.findings.tables import findings
 from tansiq_reporting.indicators.model import Indicator
 from tansiq_reporting.indicators.service import IndicatorService
 
-from .model import ALL, ORGANIZATIONS, Call, Outcome, Route, Target
+from .model import ALL, ORGANIZATIONS, Call, Outcome, Route, ServiceWorld, Target
 
 READERS = frozenset({Role.viewer, Role.editor, Role.coordinator, Role.auditor})
 COORDINATOR = frozenset({Role.coordinator})
@@ -68,17 +68,12 @@ def _envelope(topic: str, name: str, state: dict[str, Any]) -> Envelope:
     )
 
 
-class World:
+class World(ServiceWorld):
     """The organizations, agreements and engagements as reporting's consumers apply them, and a
     fresh finding or indicator made for each call."""
 
-    HOMES: ClassVar[dict[Role, str]] = {Role.coordinator: "qa-mofa-icd"}
-    HOME = "qa-mehe"
-    TARGETS: ClassVar[dict[str, str]] = {"same_country": "qa-moph", "other_country": "sy-mlae"}
-
     def __init__(self, db: Any) -> None:
-        self.db = db
-        self.ids: dict[str, str] = {}
+        super().__init__(db)
         self.handlers = ReportingHandlers()
         self.now = datetime.now(UTC)
 
@@ -89,12 +84,6 @@ class World:
         for key in ("qa-mehe", "qa-moph", "sy-mlae"):
             await self.engagement(self.ids[key])
         await self.finding(self.ids["qa-mehe"])
-
-    def org_of(self, role: Role) -> str:
-        return self.ids[self.HOMES.get(role, self.HOME)]
-
-    def target(self, role: Role, target: Target) -> str:
-        return self.org_of(role) if target == "own" else self.ids[self.TARGETS[target]]
 
     def country(self, target: Target) -> str:
         return "SY" if target == "other_country" else "QA"
