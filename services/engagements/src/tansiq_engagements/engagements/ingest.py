@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -533,9 +533,12 @@ def item_of(envelope: Envelope) -> tuple[dict[str, Any], tuple[str, str]]:
 
 
 def _refusal(exc: DomainError) -> InvalidEvent:
-    reasons = "; ".join(
-        f"{e.get('field')}: {e.get('message')} ({e['type']})" for e in _domain_errors(exc)
-    )
+    return _dead_letter_reason(_domain_errors(exc))
+
+
+def _dead_letter_reason(errors: Iterable[Mapping[str, Any]]) -> InvalidEvent:
+    """What goes to the DLQ for an item that broke rules: each one's field, message and type."""
+    reasons = "; ".join(f"{e.get('field')}: {e.get('message')} ({e['type']})" for e in errors)
     return InvalidEvent(f"item rejected: {reasons}")
 
 
@@ -577,7 +580,7 @@ async def apply_ingest_batch(
         if result.retryable:  # not the item's fault: message by message, retried
             raise RacedWithAnotherWriter(f"{envelope.id} needs a service that did not answer")
         if result.result == "rejected":
-            refused[envelope.id] = _refusal_of(result)
+            refused[envelope.id] = _dead_letter_reason(result.errors)
         else:
             applied.append(
                 {
@@ -594,13 +597,6 @@ async def apply_ingest_batch(
         applied.sort(key=lambda row: position[str(row["event_id"])])
         await session.execute(_REMEMBER, {"rows": json.dumps(applied)})
     return refused
-
-
-def _refusal_of(result: ItemResult) -> InvalidEvent:
-    reasons = "; ".join(
-        f"{e.get('field')}: {e.get('message')} ({e['type']})" for e in result.errors
-    )
-    return InvalidEvent(f"item rejected: {reasons}")
 
 
 async def apply_ingest_message(uow: UnitOfWork, envelope: Envelope, lookups: Lookups) -> None:
