@@ -14,10 +14,11 @@ from tansiq_common.auth import OrgScope, Principal, Role, authorize
 from tansiq_common.deps import (
     IfMatch,
     MergePatch,
-    ReadSession,
+    Reads,
     Scope,
     Uow,
     merge_patch_body,
+    page,
     versioned,
 )
 from tansiq_common.pagination import DEFAULT_LIMIT, Cursor, Limit
@@ -33,7 +34,6 @@ from tansiq_engagements.engagements.model import (
     Channel,
     Engagement,
     Kind,
-    ReportNotFound,
     Status,
     Visibility,
 )
@@ -97,11 +97,6 @@ def _item(
     return versioned(ActionItemOut, {**body, "version": state["version"]}, status_code, **kw)
 
 
-def _page(items: list[dict[str, Any]], next_cursor: str | None) -> JSONResponse:
-    # The snapshots as they are: the same representation as a GET of one record.
-    return JSONResponse({"items": items, "next_cursor": next_cursor})
-
-
 # --- engagements -------------------------------------------------------------------------------
 
 
@@ -126,7 +121,7 @@ async def create_engagement(
 
 @router.get("", response_model=EngagementPage, responses=problem_responses(400, 401, 403, 422))
 async def list_engagements(
-    session: ReadSession,
+    reads: Reads,
     scope: Scope,
     principal: Principal = Depends(READ),
     limit: Limit = DEFAULT_LIMIT,
@@ -185,10 +180,10 @@ async def list_engagements(
         start_before=_bounded(start_before, "start_before"),
         q=q,
     )
-    found, next_cursor = await queries.list_engagements(
-        session, f, scope, principal, limit=limit, cursor=cursor
+    states, next_cursor = await queries.engagement_states(
+        reads, f, scope, principal, limit=limit, cursor=cursor
     )
-    return _page([e.snapshot() for e in found], next_cursor)
+    return page(states, next_cursor)
 
 
 @router.get(
@@ -198,11 +193,12 @@ async def list_engagements(
 )
 async def get_engagement(
     engagement_id: str,
-    session: ReadSession,
+    reads: Reads,
     scope: Scope,
     principal: Principal = Depends(READ),
 ) -> JSONResponse:
-    return _respond(await queries.get_engagement(session, engagement_id, scope, principal))
+    state = await queries.engagement_state(reads, engagement_id, scope, principal)
+    return versioned(EngagementOut, state)
 
 
 @router.patch(
@@ -268,14 +264,12 @@ async def put_report(
 )
 async def get_report(
     engagement_id: str,
-    session: ReadSession,
+    reads: Reads,
     scope: Scope,
     principal: Principal = Depends(READ),
 ) -> JSONResponse:
-    engagement = await queries.get_engagement(session, engagement_id, scope, principal)
-    if engagement.report is None:
-        raise ReportNotFound(f"Engagement {engagement.id} has no report yet.")
-    return _report(engagement)
+    report = await queries.report_state(reads, engagement_id, scope, principal)
+    return versioned(EngagementReport, report)
 
 
 # --- action items ------------------------------------------------------------------------------
@@ -288,12 +282,11 @@ async def get_report(
 )
 async def list_action_items(
     engagement_id: str,
-    session: ReadSession,
+    reads: Reads,
     scope: Scope,
     principal: Principal = Depends(READ),
 ) -> JSONResponse:
-    engagement = await queries.get_engagement(session, engagement_id, scope, principal)
-    return _page(engagement.snapshot()["action_items"], None)
+    return page(await queries.action_item_states(reads, engagement_id, scope, principal), None)
 
 
 @router.post(
@@ -328,12 +321,12 @@ async def add_action_item(
 async def get_action_item(
     engagement_id: str,
     item_id: str,
-    session: ReadSession,
+    reads: Reads,
     scope: Scope,
     principal: Principal = Depends(READ),
 ) -> JSONResponse:
-    engagement = await queries.get_engagement(session, engagement_id, scope, principal)
-    return _item(engagement, engagement.action_item(item_id))
+    item = await queries.action_item_state(reads, engagement_id, item_id, scope, principal)
+    return versioned(ActionItemOut, item)
 
 
 @router.patch(

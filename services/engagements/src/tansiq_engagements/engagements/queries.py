@@ -1,49 +1,135 @@
-"""Read side: one engagement, filtered lists with bilingual search. Every read applies the
-visibility filter, so a restricted engagement the caller may not see is simply absent."""
+"""Read side: one engagement (its report, its action items), filtered lists with bilingual
+search. Every read applies the visibility rule, so a restricted engagement the caller may not see
+is simply absent: missing and hidden alike are 404.
+
+The reads run SQL text with $n parameters on the driver's connection (tansiq_common.db
+.DriverReads) and turn rows straight into JSON-ready states (rowstate), as the registry's do:
+none of SQLAlchemy's statement and result machinery, no aggregate built and encoded back. The
+text depends only on which filters are given and on the caller's kind (a few visibility
+shapes), so asyncpg prepares each shape once per connection; every value is bound.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
-from tansiq_common.auth import OrgScope, Principal
-from tansiq_common.pagination import after_cursor, split_page
-from tansiq_common.repository import Reader
-from tansiq_common.search import matches
+from tansiq_common.auth import INTERAGENCY, OrgScope, Principal, reads_country, sees_everything
+from tansiq_common.db import DriverReads
+from tansiq_common.pagination import cursor_values, encode_cursor
+from tansiq_common.search import MAX_TERMS, like_escape, query_terms
 
-from tansiq_engagements.engagements.model import Engagement, EngagementNotFound
-from tansiq_engagements.engagements.repository import MAPPER, parse_id, visibility_clause
+from tansiq_engagements.engagements.model import (
+    ActionItem,
+    ActionItemNotFound,
+    EngagementNotFound,
+    Report,
+    ReportNotFound,
+)
+from tansiq_engagements.engagements.repository import parse_id
+from tansiq_engagements.engagements.rowstate import COLUMNS, json_form, state_of_row
 from tansiq_engagements.engagements.tables import engagements
 
 # Keyset order of every list: stable while engagements are added.
 PAGE_ORDER = (engagements.c.created_at, engagements.c.id)
 
+# The state's columns, quoted ("end" is a keyword).
+_SELECTED = ", ".join(f'"{name}"' for name in COLUMNS)
 
-def to_model(row: Any) -> Engagement:
-    engagement: Engagement = MAPPER.from_row(row)
-    return engagement
+Bind = Callable[[Any], str]
 
 
-async def get_engagement(
-    session: Reader, engagement_id: str, scope: OrgScope, principal: Principal
-) -> Engagement:
-    """One engagement the caller may see; hidden and missing alike are 404."""
+def _binder(args: list[Any]) -> Bind:
+    def bind(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    return bind
+
+
+def visibility_sql(scope: OrgScope, principal: Principal, bind: Bind) -> str:
+    """The rows `principal` may see, as SQL: `tansiq_common.auth.visible_to` over the
+    engagements' columns, clause for clause (tested against it on the same rows)."""
+    clauses = [f"visibility = '{INTERAGENCY}'"]
+    if sees_everything(principal, scope):
+        country = reads_country(principal, scope)
+        if country is None:
+            return "true"
+        clauses.append(f"countries @> {bind([country])}")
+    if scope.ministry_id is not None:
+        clauses.append(f"lead_ministry_id = {bind(scope.ministry_id)}")
+    # `@>` rather than `= ANY(...)`: the GIN index on party_org_ids serves it.
+    clauses.append(f"party_org_ids @> {bind([principal.org])}")
+    return "(" + " OR ".join(clauses) + ")"
+
+
+# --- one engagement ------------------------------------------------------------------------------
+
+
+async def _visible_row(
+    reads: DriverReads, engagement_id: str, scope: OrgScope, principal: Principal, columns: str
+) -> Any:
+    """The row (those columns) of an engagement the caller may see; hidden and missing alike,
+    and an id that is no UUID, are EngagementNotFound."""
     canonical = parse_id(engagement_id)
     row = None
     if canonical is not None:
-        row = (
-            await session.execute(
-                sa.select(engagements).where(
-                    engagements.c.id == canonical, visibility_clause(scope, principal)
-                )
-            )
-        ).first()
+        args: list[Any] = [canonical]
+        visible = visibility_sql(scope, principal, _binder(args))
+        sql = f"SELECT {columns} FROM engagements WHERE id = $1 AND {visible}"  # noqa: S608
+        row = await reads.fetchrow(sql, *args)
     if row is None:
         raise EngagementNotFound(f"No engagement {engagement_id}.")
-    return to_model(row)
+    return row
+
+
+async def engagement_state(
+    reads: DriverReads, engagement_id: str, scope: OrgScope, principal: Principal
+) -> dict[str, Any]:
+    """One engagement's JSON-ready state (what `Engagement.snapshot()` gives)."""
+    return state_of_row(await _visible_row(reads, engagement_id, scope, principal, _SELECTED))
+
+
+_REPORT = json_form(Report | None)
+_ACTION_ITEMS = json_form(tuple[ActionItem, ...])
+
+
+async def report_state(
+    reads: DriverReads, engagement_id: str, scope: OrgScope, principal: Principal
+) -> dict[str, Any]:
+    """The report of an engagement the caller may see, with the engagement's version (its
+    ETag); ReportNotFound when none is filed yet."""
+    row = await _visible_row(reads, engagement_id, scope, principal, "id, version, report")
+    report = _REPORT(row["report"])
+    if report is None:
+        raise ReportNotFound(f"Engagement {row['id']} has no report yet.")
+    return {**report, "version": row["version"]}
+
+
+async def action_item_states(
+    reads: DriverReads, engagement_id: str, scope: OrgScope, principal: Principal
+) -> list[dict[str, Any]]:
+    """The action items of an engagement the caller may see, in the order they were added."""
+    row = await _visible_row(reads, engagement_id, scope, principal, "action_items")
+    items: list[dict[str, Any]] = _ACTION_ITEMS(row["action_items"])
+    return items
+
+
+async def action_item_state(
+    reads: DriverReads, engagement_id: str, item_id: str, scope: OrgScope, principal: Principal
+) -> dict[str, Any]:
+    """One action item of an engagement the caller may see, with the engagement's version."""
+    row = await _visible_row(reads, engagement_id, scope, principal, "id, version, action_items")
+    for item in _ACTION_ITEMS(row["action_items"]):
+        if item["id"] == item_id:
+            return {**item, "version": row["version"]}
+    raise ActionItemNotFound(f"No action item {item_id} on engagement {row['id']}.")
+
+
+# --- lists ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -67,71 +153,98 @@ class EngagementFilter:
     q: str | None = None
 
 
-def _conditions(f: EngagementFilter) -> list[sa.ColumnElement[bool]]:
-    t = engagements
-    where: list[sa.ColumnElement[bool]] = []
+def _conditions(f: EngagementFilter, bind: Bind) -> list[str]:
+    where: list[str] = []
     for column, value in (
-        (t.c.kind, f.kind),
-        (t.c.status, f.status),
-        (t.c.channel, f.channel),
-        (t.c.visibility, f.visibility),
-        (t.c.source, f.source),
-        (t.c.external_id, f.external_id),
+        ("kind", f.kind),
+        ("status", f.status),
+        ("channel", f.channel),
+        ("visibility", f.visibility),
+        ("source", f.source),
+        ("external_id", f.external_id),
     ):
         if value is not None:
-            where.append(column == value)
-    for column, raw in ((t.c.lead_org_id, f.lead_org_id), (t.c.lead_ministry_id, f.ministry_id)):
+            where.append(f"{column} = {bind(value)}")
+    for column, raw in (
+        ("lead_org_id", f.lead_org_id),
+        ("lead_ministry_id", f.ministry_id),
+        ("party_org_ids", f.org_id),
+        ("agreement_ids", f.agreement_id),
+    ):
         if raw is not None:
-            # An id that is not a UUID names no organization: an empty page, not an error.
-            canonical = parse_id(raw)
-            where.append(column == canonical if canonical else sa.false())
-    for column, raw in ((t.c.party_org_ids, f.org_id), (t.c.agreement_ids, f.agreement_id)):
-        if raw is not None:
+            # An id that is not a UUID names no organization (agreement): an empty page.
             canonical = parse_id(raw)
             if canonical is None:
-                where.append(sa.false())
+                where.append("false")
+            elif column.endswith("_ids"):
+                where.append(f"{column} @> {bind([canonical])}")
             else:
-                where.append(sa.type_coerce(column, ARRAY(sa.Text)).contains([canonical]))
+                where.append(f"{column} = {bind(canonical)}")
     if f.country is not None:
-        where.append(t.c.countries.contains([f.country.upper()]))
-    if f.sdg is not None:
-        where.append(t.c.themes.contains({"sdgs": [f.sdg]}))
-    for key, code in (("sectors", f.sector), ("priorities", f.priority)):
+        where.append(f"countries @> {bind([f.country.upper()])}")
+    for key, code in (("sdgs", f.sdg), ("sectors", f.sector), ("priorities", f.priority)):
         if code is not None:
-            where.append(t.c.themes.contains({key: [code]}))
+            # JSON text: the connection's jsonb codec takes a document as text.
+            where.append(f"themes @> {bind(json.dumps({key: [code]}))}")
     if f.start_from is not None:
-        where.append(t.c.start >= f.start_from)
+        where.append(f"start >= {bind(f.start_from)}")
     if f.start_before is not None:
-        where.append(t.c.start < f.start_before)
-    where.extend(matches(t.c.search_text, f.q))
+        where.append(f"start < {bind(f.start_before)}")
+    # Every term must occur in the normalised text; the trigram index serves LIKE '%term%'.
+    for term in query_terms(f.q or "")[:MAX_TERMS]:
+        where.append(f"search_text LIKE {bind(f'%{like_escape(term)}%')} ESCAPE '\\'")
     return where
 
 
-def list_statement(
+def list_query(
     f: EngagementFilter,
     scope: OrgScope,
     principal: Principal,
     *,
     limit: int,
     cursor: str | None,
-) -> sa.Select[Any]:
-    """The page query: keyset in (created_at, id) order, one row more than the page to see
-    whether another page follows."""
-    stmt = sa.select(engagements).where(visibility_clause(scope, principal), *_conditions(f))
+) -> tuple[str, list[Any]]:
+    """The page query and its arguments: keyset in (created_at, id) order, one row more than
+    the page to see whether another page follows."""
+    args: list[Any] = []
+    bind = _binder(args)
+    where = [visibility_sql(scope, principal, bind), *_conditions(f, bind)]
     if cursor:
-        stmt = stmt.where(after_cursor(PAGE_ORDER, cursor))
-    return stmt.order_by(*PAGE_ORDER).limit(limit + 1)
+        created_at, last_id = cursor_values(PAGE_ORDER, cursor)
+        where.append(f"(created_at, id) > ({bind(created_at)}, {bind(last_id)})")
+    # Only column names and $n placeholders are spliced in; every value is bound.
+    sql = f"SELECT {_SELECTED} FROM engagements WHERE {' AND '.join(where)}"  # noqa: S608
+    sql += f" ORDER BY created_at, id LIMIT {bind(limit + 1)}"
+    return sql, args
 
 
-async def list_engagements(
-    session: Reader,
+async def engagement_states(
+    reads: DriverReads,
     f: EngagementFilter,
     scope: OrgScope,
     principal: Principal,
     *,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Engagement], str | None]:
-    stmt = list_statement(f, scope, principal, limit=limit, cursor=cursor)
-    rows, next_cursor = split_page(list(await session.execute(stmt)), PAGE_ORDER, limit)
-    return [to_model(row) for row in rows], next_cursor
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of JSON-ready states and the next page's cursor (None on the last page)."""
+    sql, args = list_query(f, scope, principal, limit=limit, cursor=cursor)
+    async with reads.connection() as connection:
+        if not f.q:
+            rows = await connection.fetch(sql, *args)
+        else:
+            # A plan per pattern for searches: a prepared statement's generic plan cannot see
+            # the LIKE pattern and costs a rare and a common term alike (the registry's
+            # organizations.queries says more).
+            await connection.execute("SET plan_cache_mode = force_custom_plan")
+            try:
+                rows = await connection.fetch(sql, *args)
+            finally:
+                await connection.execute("RESET plan_cache_mode")
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        # The id as text, as the column's type gives it (the cursors of every list agree).
+        next_cursor = encode_cursor([last["created_at"], str(last["id"])])
+    return [state_of_row(row) for row in rows], next_cursor
