@@ -15,6 +15,7 @@ from tansiq_common.codec import to_json
 from tansiq_common.deps import (
     IfMatch,
     MergePatch,
+    Reads,
     ReadSession,
     Scope,
     Uow,
@@ -31,6 +32,7 @@ from tansiq_agreements.agreements.model import (
     Agreement,
     Kind,
     Milestone,
+    MilestoneNotFound,
     Status,
     Visibility,
     allowed_actions,
@@ -240,7 +242,7 @@ Filter = Annotated[queries.AgreementFilter, Depends(agreement_filter)]
 
 @router.get("", response_model=AgreementPage, responses=LIST_PROBLEMS)
 async def list_agreements(
-    session: ReadSession,
+    reads: Reads,
     scope: Scope,
     f: Filter,
     limit: Limit = DEFAULT_LIMIT,
@@ -248,8 +250,8 @@ async def list_agreements(
     principal: Principal = Depends(READ),
 ) -> JSONResponse:
     """The agreements the caller may see, oldest first, with filters and bilingual `q`."""
-    found, next_cursor = await queries.list_agreements(
-        session, f, principal, scope, limit=limit, cursor=cursor
+    found, next_cursor = await queries.agreement_states(
+        reads, f, principal, scope, limit=limit, cursor=cursor
     )
     # The states are JSON-ready and shaped as documented (AgreementPage): written as they are,
     # exactly as GET by id writes one.
@@ -259,17 +261,17 @@ async def list_agreements(
 
 @router.get("/count", response_model=AgreementCount, responses=LIST_PROBLEMS)
 async def count_agreements(
-    session: ReadSession, scope: Scope, f: Filter, principal: Principal = Depends(READ)
+    reads: Reads, scope: Scope, f: Filter, principal: Principal = Depends(READ)
 ) -> dict[str, Any]:
     """How many agreements match the filters, of those the caller may see."""
-    return {"count": await queries.count_agreements(session, f, principal, scope)}
+    return {"count": await queries.count_agreements(reads, f, principal, scope)}
 
 
 @router.get("/{agreement_id}", response_model=AgreementOut, responses=READ_ONE_PROBLEMS)
 async def get_agreement(
-    agreement_id: str, session: ReadSession, scope: Scope, principal: Principal = Depends(READ)
+    agreement_id: str, reads: Reads, scope: Scope, principal: Principal = Depends(READ)
 ) -> JSONResponse:
-    state = await queries.get_state(session, agreement_id, principal, scope)
+    state = await queries.agreement_state(reads, agreement_id, principal, scope)
     return versioned(AgreementOut, with_actions(state))
 
 
@@ -484,12 +486,13 @@ async def renew_agreement(
 
 @router.get("/{agreement_id}/milestones", response_model=MilestonePage, responses=READ_ONE_PROBLEMS)
 async def list_milestones(
-    agreement_id: str, session: ReadSession, scope: Scope, principal: Principal = Depends(READ)
+    agreement_id: str, reads: Reads, scope: Scope, principal: Principal = Depends(READ)
 ) -> dict[str, Any]:
     """The agreement's milestones and obligations, by due date (at most 200: one page)."""
-    agreement = await queries.get_agreement(session, agreement_id, principal, scope)
-    ordered = sorted(agreement.milestones, key=lambda m: (m.due_on, m.id))
-    return {"items": [to_json(m) for m in ordered], "next_cursor": None}
+    _, _, milestones = await queries.milestone_states(reads, agreement_id, principal, scope)
+    # ISO dates sort as the dates do.
+    ordered = sorted(milestones, key=lambda m: (m["due_on"], m["id"]))
+    return {"items": ordered, "next_cursor": None}
 
 
 @router.post(
@@ -525,12 +528,19 @@ async def add_milestone(
 async def get_milestone(
     agreement_id: str,
     milestone_id: str,
-    session: ReadSession,
+    reads: Reads,
     scope: Scope,
     principal: Principal = Depends(READ),
 ) -> JSONResponse:
-    agreement = await queries.get_agreement(session, agreement_id, principal, scope)
-    return _milestone(agreement, agreement.milestone(parse_id(milestone_id) or milestone_id))
+    found, version, milestones = await queries.milestone_states(
+        reads, agreement_id, principal, scope
+    )
+    wanted = parse_id(milestone_id) or milestone_id
+    milestone = next((m for m in milestones if m["id"] == wanted), None)
+    if milestone is None:
+        raise MilestoneNotFound(f"No milestone {wanted} in agreement {found}.")
+    body = MilestoneOut.model_validate(milestone).model_dump(mode="json")
+    return JSONResponse(body, headers={"ETag": etag_for(version)})
 
 
 @router.patch(

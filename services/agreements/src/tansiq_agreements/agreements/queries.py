@@ -1,77 +1,161 @@
 """Read side: one agreement, filtered lists with bilingual search, the history of an agreement.
 
-Every query applies the visibility rule (`repository.visible`): a restricted agreement the caller
+Every query applies the visibility rule (`repository.visible`, and its SQL text `_visible` for
+the reads on the driver's connection): a restricted agreement the caller
 may not see is absent from lists and searches, and a GET by id answers 404 as for a missing one.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from tansiq_common.auth import OrgScope, Principal
-from tansiq_common.pagination import after_cursor, split_page
+from tansiq_common.auth import (
+    INTERAGENCY,
+    OrgScope,
+    Principal,
+    reads_country,
+    sees_everything,
+)
+from tansiq_common.db import DriverReads
+from tansiq_common.pagination import after_cursor, cursor_values, encode_cursor, split_page
 from tansiq_common.repository import Reader
-from tansiq_common.search import matches
+from tansiq_common.search import MAX_TERMS, like_escape, query_terms
 
-from tansiq_agreements.agreements.model import Agreement, AgreementNotFound
+from tansiq_agreements.agreements.model import AgreementNotFound
 from tansiq_agreements.agreements.repository import MAPPER, parse_id, visible
 from tansiq_agreements.agreements.tables import agreement_history, agreements
 
 # Keyset order of every list: stable while agreements are added.
 PAGE_ORDER = (agreements.c.created_at, agreements.c.id)
 HISTORY_ORDER = (agreement_history.c.version,)
-# A plan per search pattern (see the registry's queries: a generic plan cannot see LIKE terms).
-CUSTOM_PLANS = sa.text("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
-def to_model(row: Any) -> Agreement:
-    agreement: Agreement = MAPPER.from_row(row)
-    return agreement
-
+# --- the API's reads: SQL text on the driver's connection, rows straight to JSON states -----------
+# (tansiq_common.db.DriverReads, as the registry's reads): no SQLAlchemy statement, compile-cache
+# lookup or result wrapping per statement. Every value is a bound $n parameter; the text depends
+# only on which filters are given and on the shape of the caller's visibility rule, so asyncpg
+# prepares each shape once per connection.
 
 STATE_COLUMNS = tuple(MAPPER.columns())
+# UUID columns read as text, as the model holds them (and the SQLAlchemy table gave them).
+_UUID_COLUMNS = frozenset({"id", "supersedes", "superseded_by"})
+# Dates and times written out as the snapshot writes them.
+_TIME_COLUMNS = ("created_at", "updated_at", "signed_on", "effective_from", "expires_on")
+_SELECTED = ", ".join(
+    f"{name}::text AS {name}" if name in _UUID_COLUMNS else name for name in STATE_COLUMNS
+)
 
 
-def state_of(row: Any) -> dict[str, Any]:
-    """The agreement's state (`Agreement.snapshot()`) straight from its row, for the read path:
-    nested values are stored as the JSON the snapshot has, so only dates need writing out."""
-    data = row._mapping
-    state = {}
-    for name in STATE_COLUMNS:
-        value = data[name]
-        state[name] = value.isoformat() if isinstance(value, date) else value
+def state_from_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The agreement's state (`Agreement.snapshot()`, key for key) straight from its record:
+    nested values are stored as the JSON the snapshot has (JSONB, decoded by the driver's codec)
+    and the UUIDs come as text, so only dates and times need writing out."""
+    state = dict(row)
+    for name in _TIME_COLUMNS:
+        value = state[name]
+        if value is not None:
+            state[name] = value.isoformat()
     return state
 
 
-async def get_agreement(
-    session: Reader, agreement_id: str, principal: Principal, scope: OrgScope
-) -> Agreement:
-    return to_model(await _visible_row(session, agreement_id, principal, scope))
+class _Params:
+    """The statement's arguments; `bind(value)` adds one and answers its placeholder."""
+
+    def __init__(self) -> None:
+        self.args: list[Any] = []
+
+    def bind(self, value: Any) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
 
 
-async def get_state(
-    session: Reader, agreement_id: str, principal: Principal, scope: OrgScope
-) -> dict[str, Any]:
-    return state_of(await _visible_row(session, agreement_id, principal, scope))
+def _visible(principal: Principal, scope: OrgScope, p: _Params) -> str | None:
+    """`repository.visible` (tansiq_common.auth.visible_to) as SQL text: the agreements the caller
+    may see, or None when they see every one (a global auditor). The same clauses in the same
+    cases: interagency ones; those of the caller's country for one who sees everything there;
+    the caller's ministry's; those the caller's organization is a party to (or owns)."""
+    clauses = [f"visibility = '{INTERAGENCY}'"]
+    if sees_everything(principal, scope):
+        country = reads_country(principal, scope)
+        if country is None:
+            return None
+        # `@>`, as the SQLAlchemy rule: the GIN indexes on the arrays serve it.
+        clauses.append(f"countries @> {p.bind([country])}")
+    if scope.ministry_id is not None:
+        clauses.append(f"owner_ministry_id = {p.bind(scope.ministry_id)}")
+    clauses.append(f"party_org_ids @> {p.bind([principal.org])}")
+    return "(" + " OR ".join(clauses) + ")"
 
 
-async def _visible_row(
-    session: Reader, agreement_id: str, principal: Principal, scope: OrgScope
+def _by_id(
+    canonical: str, principal: Principal, scope: OrgScope, columns: str
+) -> tuple[str, list[Any]]:
+    p = _Params()
+    where = [f"id = {p.bind(canonical)}"]
+    visible = _visible(principal, scope, p)
+    if visible is not None:
+        where.append(visible)
+    # Only column names and $n placeholders are spliced in; every value is bound.
+    return f"SELECT {columns} FROM agreements WHERE {' AND '.join(where)}", p.args  # noqa: S608
+
+
+async def _visible_record(
+    reads: DriverReads, agreement_id: str, principal: Principal, scope: OrgScope, columns: str
 ) -> Any:
+    """The agreement's record if it exists and the caller may see it; otherwise 404, the same
+    answer for one that is not there and one the caller may not see."""
     canonical = parse_id(agreement_id)
     row = None
     if canonical is not None:
-        row = (
-            await session.execute(
-                sa.select(agreements).where(agreements.c.id == canonical, visible(principal, scope))
-            )
-        ).first()
+        sql, args = _by_id(canonical, principal, scope, columns)
+        row = await reads.fetchrow(sql, *args)
     if row is None:
         raise AgreementNotFound(f"No agreement {agreement_id}.")
     return row
+
+
+async def agreement_state(
+    reads: DriverReads, agreement_id: str, principal: Principal, scope: OrgScope
+) -> dict[str, Any]:
+    """One agreement's JSON-ready state, if the caller may see it (404 otherwise)."""
+    return state_from_record(
+        await _visible_record(reads, agreement_id, principal, scope, _SELECTED)
+    )
+
+
+async def milestone_states(
+    reads: DriverReads, agreement_id: str, principal: Principal, scope: OrgScope
+) -> tuple[str, int, list[dict[str, Any]]]:
+    """The agreement's id, version and milestones (each as `to_json(milestone)`), if the caller
+    may see it: only those columns are read."""
+    row = await _visible_record(
+        reads, agreement_id, principal, scope, "id::text AS id, version, milestones"
+    )
+    return row["id"], row["version"], list(row["milestones"])
+
+
+async def _visible_id(
+    session: Reader, agreement_id: str, principal: Principal, scope: OrgScope
+) -> str:
+    """The agreement's id if the caller may see it (404 otherwise), nothing else read."""
+    canonical = parse_id(agreement_id)
+    found = None
+    if canonical is not None:
+        found = (
+            await session.execute(
+                sa.select(agreements.c.id).where(
+                    agreements.c.id == canonical, visible(principal, scope)
+                )
+            )
+        ).scalar()
+    if found is None:
+        raise AgreementNotFound(f"No agreement {agreement_id}.")
+    return str(found)
 
 
 @dataclass(frozen=True)
@@ -94,67 +178,97 @@ class AgreementFilter:
     q: str | None = None
 
 
-def _id_condition(column: Any, raw: str) -> sa.ColumnElement[bool]:
-    canonical = parse_id(raw)
-    # An id that is not a UUID names no organization or agreement: an empty page, not an error.
-    return column == canonical if canonical else sa.false()
-
-
-def conditions(f: AgreementFilter) -> list[sa.ColumnElement[bool]]:
-    t = agreements
-    where: list[sa.ColumnElement[bool]] = []
+def _conditions(f: AgreementFilter, p: _Params) -> list[str]:
+    where: list[str] = []
     if f.statuses:
-        where.append(t.c.status.in_(f.statuses))
+        where.append(f"status = ANY({p.bind(list(f.statuses))})")
     if f.kinds:
-        where.append(t.c.kind.in_(f.kinds))
-    if f.owner_org_id is not None:
-        where.append(_id_condition(t.c.owner_org_id, f.owner_org_id))
-    if f.ministry_id is not None:
-        where.append(_id_condition(t.c.owner_ministry_id, f.ministry_id))
+        where.append(f"kind = ANY({p.bind(list(f.kinds))})")
+    for column, raw in (
+        ("owner_org_id", f.owner_org_id),
+        ("owner_ministry_id", f.ministry_id),
+        ("supersedes", f.supersedes),
+    ):
+        if raw is not None:
+            canonical = parse_id(raw)
+            # An id that is no UUID names no organization or agreement: an empty page.
+            where.append(f"{column} = {p.bind(canonical)}" if canonical else "false")
     if f.party_org_id is not None:
         canonical = parse_id(f.party_org_id)
-        where.append(t.c.party_org_ids.contains([canonical]) if canonical else sa.false())
-    if f.supersedes is not None:
-        where.append(_id_condition(t.c.supersedes, f.supersedes))
-    # Themes: containment in the JSONB document, served by its GIN index.
-    if f.sdgs:
-        where.append(t.c.themes.contains({"sdgs": list(f.sdgs)}))
-    if f.sector is not None:
-        where.append(t.c.themes.contains({"sectors": [f.sector]}))
-    if f.priority is not None:
-        where.append(t.c.themes.contains({"priorities": [f.priority]}))
+        where.append(f"party_org_ids @> {p.bind([canonical])}" if canonical else "false")
+    # Themes: containment in the JSONB document, served by its GIN index (the driver's JSONB
+    # codec takes the document as JSON text).
+    for key, values in (
+        ("sdgs", list(f.sdgs)),
+        ("sectors", [f.sector] if f.sector is not None else []),
+        ("priorities", [f.priority] if f.priority is not None else []),
+    ):
+        if values:
+            where.append(f"themes @> {p.bind(json.dumps({key: values}))}")
     if f.expiring_before is not None:
-        where.append(t.c.expires_on < f.expiring_before)
+        where.append(f"expires_on < {p.bind(f.expiring_before)}")
     if f.signed_from is not None:
-        where.append(t.c.signed_on >= f.signed_from)
+        where.append(f"signed_on >= {p.bind(f.signed_from)}")
     if f.signed_to is not None:
-        where.append(t.c.signed_on <= f.signed_to)
+        where.append(f"signed_on <= {p.bind(f.signed_to)}")
+    # The flags are booleans of ours, not input text: written as keywords.
     if f.cleared is not None:
-        where.append(t.c.cleared.is_(f.cleared))
+        where.append(f"cleared IS {'true' if f.cleared else 'false'}")
     if f.signed_uncleared is not None:
-        where.append(t.c.signed_uncleared.is_(f.signed_uncleared))
+        where.append(f"signed_uncleared IS {'true' if f.signed_uncleared else 'false'}")
     if f.visibility is not None:
-        where.append(t.c.visibility == f.visibility)
-    where.extend(matches(t.c.search_text, f.q))
+        where.append(f"visibility = {p.bind(f.visibility)}")
+    # Every term must occur in the normalised text (tansiq_common.search.matches); the trigram
+    # index serves LIKE '%term%'.
+    for term in query_terms(f.q or "")[:MAX_TERMS]:
+        where.append(f"search_text LIKE {p.bind(f'%{like_escape(term)}%')} ESCAPE '\\'")
     return where
 
 
-def list_statement(
+def _where(f: AgreementFilter, principal: Principal, scope: OrgScope, p: _Params) -> list[str]:
+    visible = _visible(principal, scope, p)
+    return ([visible] if visible is not None else []) + _conditions(f, p)
+
+
+def list_query(
     f: AgreementFilter,
     principal: Principal,
     scope: OrgScope,
     *,
     limit: int,
     cursor: str | None,
-) -> sa.Select[Any]:
-    stmt = sa.select(agreements).where(visible(principal, scope), *conditions(f))
+) -> tuple[str, list[Any]]:
+    """The page query and its arguments: keyset in (created_at, id) order, one row more than
+    the page to see if another page follows. Kept apart so a benchmark can EXPLAIN it."""
+    p = _Params()
+    where = _where(f, principal, scope, p)
     if cursor:
-        stmt = stmt.where(after_cursor(PAGE_ORDER, cursor))
-    return stmt.order_by(*PAGE_ORDER).limit(limit + 1)
+        created_at, last_id = cursor_values(PAGE_ORDER, cursor)
+        where.append(f"(created_at, id) > ({p.bind(created_at)}, {p.bind(last_id)})")
+    sql = f"SELECT {_SELECTED} FROM agreements"  # noqa: S608 - column names and placeholders
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY created_at, id LIMIT {p.bind(limit + 1)}"
+    return sql, p.args
 
 
-async def list_agreements(
-    session: Reader,
+async def _fetch(reads: DriverReads, sql: str, args: list[Any], *, search: bool) -> list[Any]:
+    async with reads.connection() as connection:
+        if not search:
+            rows: list[Any] = await connection.fetch(sql, *args)
+            return rows
+        # A plan per search pattern (see the registry's queries: a generic plan cannot see the
+        # LIKE terms), the default after.
+        await connection.execute("SET plan_cache_mode = force_custom_plan")
+        try:
+            rows = await connection.fetch(sql, *args)
+        finally:
+            await connection.execute("RESET plan_cache_mode")
+        return rows
+
+
+async def agreement_states(
+    reads: DriverReads,
     f: AgreementFilter,
     principal: Principal,
     scope: OrgScope,
@@ -162,26 +276,29 @@ async def list_agreements(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Keyset pages in (created_at, id) order; each agreement's state."""
-    if f.q:
-        await session.execute(CUSTOM_PLANS)
-    stmt = list_statement(f, principal, scope, limit=limit, cursor=cursor)
-    rows, next_cursor = split_page(list(await session.execute(stmt)), PAGE_ORDER, limit)
-    return [state_of(row) for row in rows], next_cursor
+    """A page of the states the caller may see, and the next page's cursor (None on the last)."""
+    sql, args = list_query(f, principal, scope, limit=limit, cursor=cursor)
+    rows = await _fetch(reads, sql, args, search=bool(f.q))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        # The id as text, as the SQLAlchemy path wrote it: cursors issued before still work.
+        next_cursor = encode_cursor([last["created_at"], last["id"]])
+    return [state_from_record(row) for row in rows], next_cursor
 
 
 async def count_agreements(
-    session: Reader, f: AgreementFilter, principal: Principal, scope: OrgScope
+    reads: DriverReads, f: AgreementFilter, principal: Principal, scope: OrgScope
 ) -> int:
     """How many agreements match, of those the caller may see."""
-    if f.q:
-        await session.execute(CUSTOM_PLANS)
-    stmt = (
-        sa.select(sa.func.count())
-        .select_from(agreements)
-        .where(visible(principal, scope), *conditions(f))
-    )
-    return int((await session.execute(stmt)).scalar_one())
+    p = _Params()
+    where = _where(f, principal, scope, p)
+    sql = "SELECT count(*) FROM agreements"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    rows = await _fetch(reads, sql, p.args, search=bool(f.q))
+    return int(rows[0][0])
 
 
 async def history(
@@ -194,9 +311,9 @@ async def history(
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The agreement's versions, oldest first: who, when, which transition or fields."""
-    agreement = await get_agreement(session, agreement_id, principal, scope)
+    found = await _visible_id(session, agreement_id, principal, scope)
     h = agreement_history
-    stmt = sa.select(h).where(h.c.agreement_id == agreement.id)
+    stmt = sa.select(h).where(h.c.agreement_id == found)
     if cursor:
         stmt = stmt.where(after_cursor(HISTORY_ORDER, cursor))
     stmt = stmt.order_by(*HISTORY_ORDER).limit(limit + 1)
