@@ -35,14 +35,15 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -502,6 +503,25 @@ def _rates(count: int, seconds: float, durations: list[float]) -> dict:
     }
 
 
+@contextmanager
+def profiled(pid: int, prefix: str | None, door: str) -> Iterator[None]:
+    """py-spy recording the service while the block runs (nothing without a prefix)."""
+    if prefix is None:
+        yield
+        return
+    spy = os.environ.get("PY_SPY") or shutil.which("py-spy") or "py-spy"
+    recorder = subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--format", "speedscope", "--nonblocking",
+         "--output", f"{prefix}-{door}.json"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        recorder.wait(30)
+
+
 def start_raw(url: str, folder: Path, ministry: str, lead: str) -> subprocess.Popen[bytes]:
     import httpx
     from tansiq_common.testing import processes
@@ -542,6 +562,15 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument(
+        "--only-ingestion", action="store_true", help="skip the wrk scenarios (GET, list, create)"
+    )
+    parser.add_argument(
+        "--py-spy",
+        metavar="PREFIX",
+        help="record the service with py-spy during each ingestion door: PREFIX-batch.json, "
+        "PREFIX-kafka.json (speedscope)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing (apt-get install wrk)")
@@ -594,7 +623,7 @@ async def main() -> None:
         print("| scenario                   | Tansiq/s |    raw/s | ratio | Tansiq p50 / p99 ms "
               "| raw p50 / p99 ms | Tansiq CPU us | raw CPU us | CPU ratio |")  # fmt: skip
         print("| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |")
-        for label, method, paths, payload in scenarios:
+        for label, method, paths, payload in [] if args.only_ingestion else scenarios:
             script = lua(folder, label.split()[0], token, method, paths, payload)
             try:
                 ours = wrk(
@@ -620,16 +649,18 @@ async def main() -> None:
         raw_path.conn = await asyncpg.connect(_plain(url))
         try:
             cpu = cpu_seconds(pid)
-            door, baseline = await interleaved([door_path, raw_path], args.batches)
+            with profiled(pid, args.py_spy, "batch"):
+                door, baseline = await interleaved([door_path, raw_path], args.batches)
             door["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1000 / (size * args.batches) * 1000
         finally:
             await door_path.close()
             await raw_path.conn.close()
+        kafka_items = items("kafka", lead, partners, args.messages)
         cpu = cpu_seconds(pid)
-        kafka = await kafka_door(
-            url, bootstrap, prefix + "engagements.ingest.v1",
-            items("kafka", lead, partners, args.messages), timeout_s=300,
-        )  # fmt: skip
+        with profiled(pid, args.py_spy, "kafka"):
+            kafka = await kafka_door(
+                url, bootstrap, prefix + "engagements.ingest.v1", kafka_items, timeout_s=300
+            )
         kafka["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1000 / args.messages * 1000
         # The Kafka door's baseline: the same raw inserts right after it.
         after_kafka = await raw_only(url, lead, batches("raw-after-kafka"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tansiq_common.codec import state_fields
+from tansiq_engagements.engagements.model import Engagement
 
 from .conftest import (
     AGREEMENT,
@@ -333,3 +335,34 @@ async def test_an_item_may_relate_to_one_created_earlier_in_the_same_batch(clien
         "SELECT related_engagement_ids FROM engagements WHERE external_id = 'b-second'"
     )
     assert related == [b_first_id]
+
+
+async def test_each_change_publishes_the_state_it_made_whether_in_one_batch_or_later(
+    client, job, sql
+):
+    """A batch writes each state once: an event carrying its row's state takes it from the row
+    (less the derived columns), one carrying an earlier state carries its own."""
+    first = await client.post(
+        URL,
+        json={"items": [ingest_item("cal-1", outcome="First"), ingest_item("cal-1", outcome="Second")]},
+        headers=job,
+    )  # fmt: skip
+    assert [r["result"] for r in first.json()["results"]] == ["created", "updated"]
+    later = await client.post(
+        URL, json={"items": [ingest_item("cal-1", outcome="Third")]}, headers=job
+    )
+    assert [r["result"] for r in later.json()["results"]] == ["updated"]
+
+    events = await outbox(sql)
+    state = {name for name, _ in state_fields(Engagement)}
+    assert [set(e["payload"]) for e in events] == [state, state, state]
+    assert [(e["payload"]["version"], e["payload"]["outcome"]) for e in events] == [
+        (1, "First"),
+        (2, "Second"),
+        (3, "Third"),
+    ]
+    row = await sql.fetchrow("SELECT id::text, version, outcome FROM engagements")
+    assert (row["version"], row["outcome"]) == (3, "Third")
+    assert {e["id"] for e in events} == {row["id"]}
+    ids = await sql.fetch("SELECT id FROM outbox ORDER BY seq")
+    assert len({r["id"] for r in ids}) == 3  # each event its own id

@@ -36,11 +36,11 @@ from tansiq_common.domain import DomainError, StateEvent, Unavailable
 from tansiq_common.events.consumer import ConsumerSpec
 from tansiq_common.events.contracts import INGEST_TOPIC, INTEGRATION_SOURCE_PREFIX
 from tansiq_common.events.envelope import Envelope, InvalidEvent
-from tansiq_common.events.outbox import NOTIFY, OutboxMessage, insert_from_json, outbox_rows
+from tansiq_common.events.outbox import NOTIFY
 from tansiq_common.uow import UnitOfWork
 
 from tansiq_engagements.engagements.model import Engagement, References
-from tansiq_engagements.engagements.repository import INSERT_ROWS, UPDATE_ROWS
+from tansiq_engagements.engagements.repository import DOCS, INSERT_ROWS, ROW_STATES, UPDATE_ROWS
 from tansiq_engagements.engagements.schemas import EngagementIngestItem
 from tansiq_engagements.engagements.service import (
     ENTITY,
@@ -248,46 +248,61 @@ class Bulk:
         """The rows, their events and audit entries in one statement (one round trip: the
         database works on it while the next slice is checked). Returns the keys of the
         engagements another writer inserted meanwhile (nothing of theirs is written)."""
+        result = await self.service.uow.session.execute(_WRITE, self.parameters(plan))
+        inserted = {str(i) for i in result.scalars()}
+        for engagement in [*plan.created, *(e for e, _ in plan.changed)]:
+            engagement.events.clear()  # written (or not ours to write): never twice
+        return {(e.source, e.external_id or "") for e in plan.created if e.id not in inserted}
+
+    def parameters(self, plan: Plan) -> dict[str, Any]:
+        """The parameters of `_WRITE` for a slice's plan. Each state is encoded once: an event
+        carrying the state its row holds leaves it to the database to take from the row."""
         repo, uow = self.service.repo, self.service.uow
-        events = outbox_rows(
-            OutboxMessage(
-                topic=event.topic,
-                aggregate_type=event.aggregate_type,
-                aggregate_id=event.aggregate_id,
-                event_type=event.event_type,
-                payload=event.state,
-                headers=_headers(origin),
-            )
-            for _, event, origin in plan.events
-        )
+        states = {e.id: repo.state_of(e) for e in plan.created}
+        states |= {e.id: repo.state_of(e) for e, _ in plan.changed}
+        events = []
+        headers: dict[Origin, dict[str, str]] = {}  # a batch's items share their origin
+        for engagement_id, event, origin in plan.events:
+            if origin not in headers:
+                headers[origin] = _headers(origin)
+            message = {
+                "aggregateid": engagement_id,
+                "aggregatetype": event.aggregate_type,
+                "type": event.event_type,
+                "topic": event.topic,
+                "headers": headers[origin],
+            }
+            if event.state is not states.get(engagement_id):
+                message["payload"] = event.state  # an earlier state than its row's
+            events.append(message)
         audits = [
             {"action": action, "entity_id": engagement_id, "request_id": origin.request_id,
              "changed_fields": changed_fields}
             for engagement_id, action, changed_fields, origin in plan.audits
         ]  # fmt: skip
         actor = uow.actor
-        result = await uow.session.execute(
-            _WRITE,
-            {
-                **repo.rows(plan.created, plan.changed),
-                "events": json.dumps(events),
-                "audits": json.dumps(audits),
-                "sub": actor.sub,
-                "org": actor.org,
-                "roles": sorted(actor.roles),
-                "entity_type": ENTITY,
-            },
-        )
-        inserted = {str(i) for i in result.scalars()}
-        for engagement in [*plan.created, *(e for e, _ in plan.changed)]:
-            engagement.events.clear()  # written (or not ours to write): never twice
-        return {(e.source, e.external_id or "") for e in plan.created if e.id not in inserted}
+        return {
+            **repo.rows(plan.created, plan.changed, states),
+            "events": json.dumps(events),
+            "audits": json.dumps(audits),
+            "sub": actor.sub,
+            "org": actor.org,
+            "roles": sorted(actor.roles),
+            "entity_type": ENTITY,
+        }
 
 
 # A slice's writes in one statement: the rows, then the events and audit entries of the rows
-# written (an engagement another writer inserted meanwhile is not, and nor are they).
-_WRITTEN = "IN (SELECT id FROM written)"
-_EVENTS = insert_from_json("events", where="(m->>'aggregateid')::uuid " + _WRITTEN)
+# written (an engagement another writer inserted meanwhile is not, and nor are they). An
+# event's outbox id is drawn by the database; its state is its row's unless it carries one.
+_EVENTS = (
+    "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, headers) "
+    "SELECT gen_random_uuid(), m->>'aggregatetype', m->>'aggregateid', m->>'type', "
+    "COALESCE(m->'payload', s.state), m->>'topic', m->'headers' "
+    "FROM jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS t(m, n) "
+    "LEFT JOIN states AS s ON s.id = (m->>'aggregateid')::uuid "
+    "WHERE (m->>'aggregateid')::uuid IN (SELECT id FROM written) ORDER BY n"
+)
 _AUDITS = (
     "INSERT INTO audit_log (actor_sub, actor_org, actor_roles, action, entity_type, entity_id, "
     "request_id, changed_fields) "
@@ -298,8 +313,9 @@ _AUDITS = (
 _WRITE = sa.text(
     " ".join(
         [
-            f"WITH inserted AS ({INSERT_ROWS}), updated AS ({UPDATE_ROWS}),",
+            f"WITH docs AS ({DOCS}), inserted AS ({INSERT_ROWS}), updated AS ({UPDATE_ROWS}),",
             "written AS (SELECT id FROM inserted UNION ALL SELECT id FROM updated),",
+            f"states AS ({ROW_STATES}),",
             f"events AS ({_EVENTS} RETURNING 1), audits AS ({_AUDITS} RETURNING 1)",
             "SELECT id::text FROM inserted",
         ]

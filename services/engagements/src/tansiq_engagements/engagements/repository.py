@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -23,22 +23,36 @@ __all__ = ["DuplicateExternalId", "EngagementRepository", "parse_id", "visibilit
 MAPPER = RowMapper(Engagement)
 
 
-# Bulk writes of ingestion: rows as one JSON array each (`created`, `changed`), read back as
-# engagement records by PostgreSQL; each returns the ids it wrote. Parts of a larger statement
-# (the ingestion writes the rows' events and audit entries with them, engagements.ingest).
+# Bulk writes of ingestion: rows as one JSON array each (`created`, `changed`), parsed once
+# (`DOCS`, the common table expression `docs`) and read back as engagement records by
+# PostgreSQL; each returns the ids it wrote. Parts of a larger statement (the ingestion writes
+# the rows' events and audit entries with them, engagements.ingest).
+DOCS = "SELECT CAST(:created AS jsonb) AS created, CAST(:changed AS jsonb) AS changed"
 INSERT_ROWS = (
-    "INSERT INTO engagements SELECT * FROM jsonb_populate_recordset(NULL::engagements, "
-    "CAST(:created AS jsonb)) ON CONFLICT DO NOTHING RETURNING id"
+    "INSERT INTO engagements SELECT r.* FROM docs, "
+    "jsonb_populate_recordset(NULL::engagements, docs.created) AS r "
+    "ON CONFLICT DO NOTHING RETURNING id"
 )
 _LOADED = "loaded_version"  # not a column: the version an updated row was locked at
+# Columns the repository derives (`extra_columns`): a row less these (and `_LOADED`) is the
+# engagement's state, what its last event carries.
+DERIVED_COLUMNS = ("party_org_ids", "search_text")
 _UPDATED = [c.name for c in engagements.c if c.name not in ("id", "created_at")]
 _TARGETS = ", ".join(f'"{c}"' for c in _UPDATED)
 _VALUES = ", ".join(f'r."{c}"' for c in _UPDATED)
 UPDATE_ROWS = (
     f"UPDATE engagements AS e SET ({_TARGETS}) = ({_VALUES}) "  # noqa: S608 - our own columns
-    "FROM jsonb_array_elements(CAST(:changed AS jsonb)) AS d(doc), "
+    "FROM docs, jsonb_array_elements(docs.changed) AS d(doc), "
     "LATERAL jsonb_populate_record(NULL::engagements, d.doc) AS r "
     f"WHERE e.id = r.id AND e.version = (d.doc->>'{_LOADED}')::int RETURNING e.id"
+)
+_NOT_STATE = ", ".join(f"'{c}'" for c in (*DERIVED_COLUMNS, _LOADED))
+# Each row's state by engagement id: an event carrying the state its row holds need not carry
+# it again (the database parses it once).
+ROW_STATES = " UNION ALL ".join(
+    f"SELECT (d->>'id')::uuid AS id, d - ARRAY[{_NOT_STATE}] AS state "  # noqa: S608 - ours
+    f"FROM docs, jsonb_array_elements(docs.{docs}) AS d"
+    for docs in ("created", "changed")
 )
 
 
@@ -147,23 +161,33 @@ class EngagementRepository(VersionedRepository[Engagement]):
             found[(engagement.source, engagement.external_id or "")] = engagement
         return found
 
-    def row_of(self, engagement: Engagement) -> dict[str, Any]:
-        """The engagement's row as JSON, from the state its last event carries (computed once
-        for the event, not again for the row)."""
+    @staticmethod
+    def state_of(engagement: Engagement) -> Mapping[str, Any]:
+        """The engagement's state as JSON: the one its last event carries (computed once, for
+        the event), or a snapshot when no event carries the current version."""
         state = engagement.events[-1].state if engagement.events else None
         if state is None or state.get("version") != engagement.version:
             state = engagement.snapshot()
+        return state
+
+    def row_of(self, engagement: Engagement, state: Mapping[str, Any]) -> dict[str, Any]:
+        """The engagement's row as JSON, from its state (`state_of`)."""
         return {**state, **self.extra_columns(engagement)}
 
     def rows(
-        self, created: Sequence[Engagement], changed: Sequence[tuple[Engagement, int]]
+        self,
+        created: Sequence[Engagement],
+        changed: Sequence[tuple[Engagement, int]],
+        states: Mapping[str, Mapping[str, Any]],
     ) -> dict[str, str]:
-        """The parameters of INSERT_ROWS and UPDATE_ROWS: `created`, and `changed` each with
-        the version it was locked at (`lock_keys` holds the rows, so no one changed them
-        since)."""
+        """The parameters of INSERT_ROWS and UPDATE_ROWS from the engagements' states (by id):
+        `created`, and `changed` each with the version it was locked at (`lock_keys` holds
+        the rows, so no one changed them since)."""
         return {
-            "created": json.dumps([self.row_of(e) for e in created]),
-            "changed": json.dumps([{**self.row_of(e), _LOADED: v} for e, v in changed]),
+            "created": json.dumps([self.row_of(e, states[e.id]) for e in created]),
+            "changed": json.dumps(
+                [{**self.row_of(e, states[e.id]), _LOADED: v} for e, v in changed]
+            ),
         }
 
     async def find_by_key(self, source: str, external_id: str) -> str | None:
