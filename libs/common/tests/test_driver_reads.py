@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import pytest
-from tansiq_common.db import Database, DriverReads, ValueNotStorable
+from tansiq_common.db import Database, ValueNotStorable
 from tansiq_common.problems import ServiceUnavailable
 
 
@@ -22,7 +22,7 @@ async def one_connection(infra_db_url: str):
 
 
 async def test_a_read_answers_asyncpg_records_without_a_transaction(infra_db) -> None:
-    reads = DriverReads(infra_db.engine.execution_options(isolation_level="AUTOCOMMIT"))
+    reads = infra_db.reads
     row = await reads.fetchrow("SELECT $1::int + 1 AS n, txid_current_if_assigned() AS tx", 41)
     assert isinstance(row, asyncpg.Record)
     assert (row["n"], row["tx"]) == (42, None)
@@ -39,18 +39,18 @@ async def test_a_read_answers_asyncpg_records_without_a_transaction(infra_db) ->
     ],
 )
 async def test_a_value_the_database_cannot_hold_is_value_not_storable(infra_db, sql, value):
-    reads = DriverReads(infra_db.engine)
+    reads = infra_db.reads
     with pytest.raises(ValueNotStorable):
         await reads.fetchrow(sql, value)
 
 
 async def test_a_wrong_type_bound_by_the_code_stays_an_error(infra_db) -> None:
     with pytest.raises(asyncpg.DataError):
-        await DriverReads(infra_db.engine).fetchrow("SELECT $1::int", "x")
+        await infra_db.reads.fetchrow("SELECT $1::int", "x")
 
 
 async def test_a_lost_connection_is_503_and_the_next_read_gets_a_new_one(one_connection) -> None:
-    reads = DriverReads(one_connection.engine)
+    reads = one_connection.reads
     pid = (await reads.fetchrow("SELECT pg_backend_pid() AS pid"))["pid"]
     killer = await asyncpg.connect(
         one_connection.engine.url.set(drivername="postgresql").render_as_string(False)
@@ -68,17 +68,16 @@ async def test_a_lost_connection_is_503_and_the_next_read_gets_a_new_one(one_con
     assert again["pid"] != pid
 
 
-async def test_the_pool_keeps_every_connection_it_opened(infra_db_url: str) -> None:
+async def test_the_engine_pool_keeps_every_connection_it_opened(infra_db_url: str) -> None:
     """Connections beyond `pool_size` (up to `max_overflow` more) stay open for the next
     requests instead of being closed on return: no connect per request under load."""
     db = Database(infra_db_url, pool_size=1, max_overflow=2)
     try:
-        reads = DriverReads(db.engine)
         started = asyncio.Event()
 
         async def hold() -> None:
-            async with reads.connection() as connection:
-                await connection.execute("SELECT 1")
+            async with db.engine.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
                 await started.wait()
 
         holders = [asyncio.create_task(hold()) for _ in range(3)]
@@ -89,3 +88,14 @@ async def test_the_pool_keeps_every_connection_it_opened(infra_db_url: str) -> N
         assert db.engine.pool.checkedin() == 3
     finally:
         await db.dispose()
+
+
+async def test_json_comes_back_decoded_as_through_the_engine(infra_db) -> None:
+    sql = "SELECT $1::jsonb AS b, $2::json AS j"
+    args = ('{"name_ar": "وزارة", "n": [1, 2]}', '{"a": null}')
+    row = await infra_db.reads.fetchrow(sql, *args)
+    async with infra_db.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        through_engine = await raw.driver_connection.fetchrow(sql, *args)
+    assert (row["b"], row["j"]) == ({"name_ar": "وزارة", "n": [1, 2]}, {"a": None})
+    assert dict(row) == dict(through_engine)

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp
 
 from tansiq_common import health, metrics
 from tansiq_common.background import running_in_background
-from tansiq_common.db import Database, DriverReads
+from tansiq_common.db import Database
 from tansiq_common.docs import install_docs
 from tansiq_common.idempotency import IdempotencyMiddleware, purge_periodically
 from tansiq_common.logging import configure_logging
@@ -80,11 +80,12 @@ def create_service_app(
             statement_timeout_ms=settings.database_statement_timeout_ms,
             application_name=f"tansiq-{service}",
             pool_timeout=settings.database_pool_timeout_s,
+            read_pool_size=settings.database_read_pool_size,
         )
         app.state.db = db
         # Reads: one statement each, no transaction of their own (no BEGIN/ROLLBACK round trips).
         app.state.read_engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
-        app.state.reads = DriverReads(app.state.read_engine)
+        app.state.reads = db.reads
         app.state.readiness_checks["database"] = db.ping
         app.state.organization_directory = getattr(
             app.state, "organization_directory_override", None
@@ -92,7 +93,7 @@ def create_service_app(
             db.sessionmaker,
             organization_directory if organizations is None else organizations,
             cache_seconds=5 if organizations is None else 0,
-            read_engine=app.state.read_engine,
+            reads=db.reads,
         )
         async with AsyncExitStack() as stack:
             stack.push_async_callback(db.dispose)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import MetaData, event, make_url, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from tansiq_common.domain import DomainError
-from tansiq_common.pool import FairPool
+from tansiq_common.pool import DriverPool, FairPool
 from tansiq_common.problems import ServiceUnavailable
 
 # Stable constraint names, so Alembic migrations can drop and alter them by name.
@@ -90,9 +90,14 @@ class Database:
         max_overflow: int = 10,
         statement_timeout_ms: int = 30_000,
         application_name: str = "tansiq",
+        read_pool_size: int | None = None,
         **engine_options: Any,
     ) -> None:
         self.url = url
+        server_settings = {
+            "application_name": application_name,
+            "statement_timeout": str(statement_timeout_ms),
+        }
         self.engine: AsyncEngine = create_async_engine(
             url,
             # Every connection, once opened, is kept: SQLAlchemy closes an "overflow" connection
@@ -109,14 +114,18 @@ class Database:
             pool_pre_ping=False,
             # bound values (contact e-mails and phones) stay out of error messages and logs
             hide_parameters=True,
-            connect_args={
-                "server_settings": {
-                    "application_name": application_name,
-                    "statement_timeout": str(statement_timeout_ms),
-                }
-            },
+            connect_args={"server_settings": server_settings},
             **engine_options,
         )
+        # The reads on the driver (DriverReads) have connections of their own: `read_pool_size`
+        # (default: `pool_size`) more, opened as needed.
+        self.driver_pool = DriverPool(
+            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
+            size=read_pool_size or pool_size,
+            timeout=float(engine_options.get("pool_timeout", 30.0)),
+            server_settings=server_settings,
+        )
+        self.reads = DriverReads(self.driver_pool)
         event.listen(self.engine.sync_engine, "handle_error", _value_not_storable)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=False
@@ -127,44 +136,73 @@ class Database:
             await conn.execute(text("select 1"))
 
     async def dispose(self) -> None:
+        await self.driver_pool.close()
         await self.engine.dispose()
 
 
 class DriverReads:
-    """Reads on the driver's own connection (asyncpg), taken from the engine's pool: SQL text
-    with $n parameters, written once, and asyncpg records, with none of SQLAlchemy's statement
-    and result machinery around each statement (most of a GET's database cost). No transaction:
-    one statement each, or several on `connection()` that need no common snapshot.
+    """Reads on the driver's own connection (asyncpg), from the driver pool: SQL text with $n
+    parameters, written once, and asyncpg records, with none of SQLAlchemy's statement, result
+    and pool machinery around each statement (most of a GET's cost besides the query). No
+    transaction: one statement each, or several on `connection()` that need no common snapshot.
 
     What the engine does for its own statements holds here too: a value the database cannot
-    hold is ValueNotStorable (422); a lost connection is invalidated (the pool opens a new one)
-    and answered 503 with Retry-After.
+    hold is ValueNotStorable (422); a lost connection is closed (the pool opens a new one) and
+    answered 503 with Retry-After.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, pool: DriverPool) -> None:
+        self.pool = pool
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self.engine.connect() as connection:
-            pooled = await connection.get_raw_connection()
-            try:
-                yield pooled.driver_connection
-            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
-                await connection.invalidate(exc)
-                raise ServiceUnavailable(
-                    "The database connection was lost; retry.", retry_after=1
-                ) from None
-            except asyncpg.PostgresError as exc:
-                if _not_storable(exc):
-                    raise _refused_value() from None
-                raise
+        connection = await self.pool.acquire()
+        # Closed unless the block ends normally or by an error that leaves it sound: a
+        # request cancelled mid-statement (BaseException) leaves its protocol state unknown.
+        discard = True
+        try:
+            yield connection
+            discard = False
+        except Exception as exc:
+            discard = _connection_lost(exc)
+            _raise_answer(exc)
+        finally:
+            self.pool.release(connection, discard=discard)
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        async with self.connection() as connection:
-            return await connection.fetchrow(sql, *args)
+        row: asyncpg.Record | None = await self._run(asyncpg.Connection.fetchrow, sql, args)
+        return row
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        async with self.connection() as connection:
-            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
-            return rows
+        rows: list[asyncpg.Record] = await self._run(asyncpg.Connection.fetch, sql, args)
+        return rows
+
+    async def _run(self, method: Any, sql: str, args: tuple[Any, ...]) -> Any:
+        # connection() written out: no generator-based context manager on the hottest path.
+        connection = await self.pool.acquire()
+        discard = True
+        try:
+            result = await method(connection, sql, *args)
+            discard = False
+            return result
+        except Exception as exc:
+            discard = _connection_lost(exc)
+            _raise_answer(exc)
+        finally:
+            self.pool.release(connection, discard=discard)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    return isinstance(exc, OSError | asyncpg.InterfaceError | asyncpg.PostgresConnectionError)
+
+
+def _raise_answer(exc: Exception) -> NoReturn:
+    """A read's failure as it is answered: 503 for a lost connection, 422 for a value the
+    database cannot hold, else the error itself."""
+    if _connection_lost(exc):
+        raise ServiceUnavailable(
+            "The database connection was lost; retry.", retry_after=1
+        ) from None
+    if _not_storable(exc):
+        raise _refused_value() from None
+    raise exc

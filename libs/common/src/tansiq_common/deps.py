@@ -18,6 +18,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
+from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tansiq_common.auth.dependencies import (
@@ -132,6 +133,16 @@ def merge_patch_body(schema_name: str) -> dict[str, Any]:
 # --- versioned responses -----------------------------------------------------------------------
 
 
+class StateResponse(JSONResponse):
+    """JSON of states that are already JSON-ready, encoded by pydantic-core: the same bytes as
+    the standard library's compact encoding of such values, in a fraction of its time (the
+    largest single cost of a list page's encoding). A NaN or infinity, which JSON cannot
+    write, is null."""
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content, inf_nan_mode="null")
+
+
 def versioned(
     schema: type[BaseModel],
     state: Mapping[str, Any],
@@ -151,10 +162,10 @@ def versioned(
     headers = {"ETag": etag_for(int(state["version"]))}
     if location is not None:
         headers["Location"] = location
-    return JSONResponse(body, status_code, headers=headers)
+    return StateResponse(body, status_code, headers=headers)
 
 
 def page(items: list[Any], next_cursor: str | None) -> JSONResponse:
     """A list page of JSON-ready states, answered as it is: the route's `response_model`
     documents it, and the states are already in that shape (no second validation per item)."""
-    return JSONResponse({"items": items, "next_cursor": next_cursor})
+    return StateResponse({"items": items, "next_cursor": next_cursor})

@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic_core import PydanticSerializationError, to_json
+
 from tansiq_common.context import current_request_id, current_span_ids
 
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
@@ -37,7 +39,11 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        # pydantic-core's encoder: the stdlib's output for plain values, several times faster.
+        try:
+            return to_json(entry, fallback=str, inf_nan_mode="strings").decode()
+        except PydanticSerializationError:  # text it cannot encode (a lone surrogate): escaped
+            return json.dumps(entry, default=str)
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
@@ -48,6 +54,12 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         handler.setFormatter(JsonFormatter(service))
         root.addHandler(handler)
     root.setLevel(level.upper())
+    # What no line shows is not collected for every record (the logging HOWTO's "Optimization"):
+    # the caller's file and line (a walk up the stack per record), thread and process.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # uvicorn's own access log duplicates ours (which has the request id); keep its errors.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):

@@ -117,6 +117,20 @@ class RequestContextMiddleware:
         self.app = app
         self.with_body = body_layers or app
         self.service = service
+        # The metric series of each (method, route template, status), looked up once: labels()
+        # validates and hashes its values under a lock on every call. Bounded by the routes.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def _metrics_of(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            series = (
+                HTTP_REQUESTS.labels(self.service, method, route, str(status)),
+                HTTP_LATENCY.labels(self.service, method, route),
+            )
+            self._series[key] = series
+        return series
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -174,8 +188,9 @@ class RequestContextMiddleware:
             route = _route_template(scope)
             method = scope["method"]
             if not route.startswith("/health") and route != "/metrics":
-                HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-                HTTP_LATENCY.labels(self.service, method, route).observe(elapsed)
+                requests, latency = self._metrics_of(method, route, status)
+                requests.inc()
+                latency.observe(elapsed)
                 access_log.info(
                     "%s %s %s",
                     method,

@@ -51,6 +51,9 @@ class ServiceSettings(BaseSettings):
     database_runtime_role: str = DEFAULT_RUNTIME_ROLE
     database_pool_size: int = 10
     database_max_overflow: int = 10
+    # Connections of the reads on the driver (tansiq_common.pool.DriverPool), besides the
+    # engine's pool_size + max_overflow; opened as needed.
+    database_read_pool_size: int = Field(10, ge=1)
     database_statement_timeout_ms: int = 30_000
     # How long a request waits for a free connection before answering 503 with Retry-After.
     database_pool_timeout_s: float = Field(5.0, gt=0)

@@ -208,7 +208,7 @@ async def test_registry_and_replica_compute_the_same_scope(infra_db, directory_d
 
 
 async def test_scopes_on_the_driver_connection_are_the_sessions(infra_db, directory_db_url):
-    """The directory given the app's read engine computes every scope as the session does."""
+    """The directory given the app's driver reads computes every scope as the session does."""
     await _load(
         infra_db,
         [*HIERARCHY, org("gone", parent="icd", ministry="mofa", status="archived")],
@@ -217,7 +217,7 @@ async def test_scopes_on_the_driver_connection_are_the_sessions(infra_db, direct
     by_driver = ReplicaDirectory(
         infra_db.sessionmaker,
         cache_seconds=0,
-        read_engine=infra_db.engine.execution_options(isolation_level="AUTOCOMMIT"),
+        reads=infra_db.reads,
     )
     for org_id in ("mofa", "icd", "icd-unit", "moe", "moe-dir", "unesco", "gone", "nobody"):
         assert await by_driver.scope_of(org_id) == await by_session.scope_of(org_id), org_id

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from tansiq_common.auth.scope import OrgScope
 from tansiq_common.db import DriverReads, new_metadata
@@ -205,12 +205,12 @@ class ScopeDirectory:
         table: sa.Table = organization_directory,
         *,
         cache_seconds: float = 5.0,
-        read_engine: AsyncEngine | None = None,
+        reads: DriverReads | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
-        # Given (the app's autocommit engine): scopes are read with no transaction of their own,
+        # Given (the app's driver reads): scopes are read with no transaction of their own,
         # no BEGIN and ROLLBACK round trips around three statements on each uncached request.
-        self._reads = DriverReads(read_engine) if read_engine is not None else None
+        self._reads = reads
         self._table = table
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, OrgScope]] = {}
