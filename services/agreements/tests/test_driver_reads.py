@@ -4,6 +4,7 @@ for key, the same agreements for every caller and filter, the same pages."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 
@@ -284,6 +285,7 @@ def filters(world, made) -> list[queries.AgreementFilter]:
         F(sector="social-development"),
         F(priority="NDS2-IC-3"),
         F(expiring_before=date(2026, 2, 1)),
+        F(expiring_before=date(2026, 1, 31)),  # the day it expires: not before it
         F(signed_from=date(2024, 1, 15), signed_to=date(2024, 3, 1)),
         F(signed_to=date(2024, 2, 1)),
         F(cleared=True),
@@ -400,3 +402,20 @@ async def test_milestones_are_read_from_the_agreements_row(client, as_, made):
     )
     assert hidden.status_code == 404
     assert hidden.json()["type"] == "urn:tansiq:problem:agreement-not-found"
+
+
+async def test_agreements_created_at_the_same_instant_page_in_id_order(app, world, made, sql):
+    """Copies and imports can share a creation time: the keyset's second key, the id, orders
+    them, and no page repeats or skips one."""
+    await sql.execute("UPDATE agreements SET created_at = '2024-01-01T00:00:00Z'")
+    who, scope = await caller(app, world, "no-such-org", "auditor")
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = await queries.agreement_states(
+            app.state.reads, queries.AgreementFilter(), who, scope, limit=1, cursor=cursor
+        )
+        seen.extend(state["id"] for state in page)
+        if cursor is None:
+            break
+    assert seen == sorted(made.values(), key=uuid.UUID)

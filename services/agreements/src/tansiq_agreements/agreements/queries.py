@@ -248,7 +248,9 @@ def list_query(
     sql = f"SELECT {_SELECTED} FROM agreements"  # noqa: S608 - column names and placeholders
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY created_at, id LIMIT {p.bind(limit + 1)}"
+    # The table's columns, named so: a bare `id` here would be the text the SELECT makes of it,
+    # a sort of its own instead of the (created_at, id) index's order the keyset relies on.
+    sql += f" ORDER BY agreements.created_at, agreements.id LIMIT {p.bind(limit + 1)}"
     return sql, p.args
 
 
