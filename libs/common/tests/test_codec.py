@@ -38,6 +38,7 @@ def empty_caches() -> None:
     codec._FIELDS.clear()
     codec._CONVERTERS.clear()
     codec._JSON_CONVERTERS.clear()
+    codec._ENCODERS.clear()
 
 
 DAY = date(2025, 3, 10)
@@ -204,6 +205,44 @@ def test_what_has_no_json_form_is_refused():
         to_json(Names)  # a dataclass class is not an instance
     with pytest.raises(TypeError, match="cannot encode complex"):
         to_json(1j)
+
+
+def test_an_encoder_built_for_the_type_gives_to_jsons_answer_in_its_order():
+    encode = codec.typed_encoder(Record)
+    assert encode(record()) == STATE
+    assert list(encode(record())) == list(STATE)
+    bare = record(names=Names(), day=None, lines=(), tags=frozenset(), version=0)
+    assert encode(bare) == to_json(bare)
+    assert encode(bare)["names"] == {"ar": None, "en": None}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"colour": "red"},  # text where a choice is declared
+        {"colour": Level.high},  # another enum's member
+        {"created_at": DAY},  # a date where a time is declared
+        {"day": WHEN},  # a time where a date is declared
+        {"version": True},  # a bool is an int, yet stays a bool
+        {"version": Level.low},  # an IntEnum is an int, yet encodes as its value
+        {"id": Colour.blue},  # a StrEnum member where text is declared
+        {"names": None, "lines": [Line("o", Colour.red)], "tags": {Colour.red}},
+    ],
+)
+def test_values_not_of_their_declared_type_encode_as_to_json_does(changes):
+    odd = record(**changes)
+    encoded = codec.typed_encoder(Record)(odd)
+    assert encoded == to_json(odd)
+    assert [type(v) for v in encoded.values()] == [type(v) for v in to_json(odd).values()]
+
+
+def test_an_instance_of_a_subclass_is_left_to_to_json():
+    @dataclass
+    class Special(Record):
+        note: str = "extra"
+
+    odd = Special(**{f.name: getattr(record(), f.name) for f in dataclasses.fields(Record)})
+    assert codec.typed_encoder(Record)(odd) == {**STATE, "note": "extra"}
 
 
 # --- from JSON ----------------------------------------------------------------------------------
