@@ -71,7 +71,9 @@ class ItemInvalid(Exception):
 
 
 def parse_item(raw: Any) -> dict[str, Any]:
-    """The item as JSON-ready fields, or ItemInvalid naming each bad field."""
+    """The item's fields as validated (times, dates and choices as Python values, which the
+    aggregate takes as they are: nothing turned back into text to be parsed again), or
+    ItemInvalid naming each bad field."""
     try:
         item = _ITEM.validate_python(raw)
     except pydantic.ValidationError as exc:
@@ -85,7 +87,7 @@ def parse_item(raw: Any) -> dict[str, Any]:
                 for error in exc.errors()
             ]
         ) from None
-    return item.model_dump(mode="json")
+    return item.model_dump()
 
 
 def _domain_errors(exc: DomainError) -> list[dict[str, Any]]:
