@@ -8,7 +8,7 @@ may not see is absent from lists and searches, and a GET by id answers 404 as fo
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -42,24 +42,37 @@ HISTORY_ORDER = (agreement_history.c.version,)
 # prepares each shape once per connection.
 
 STATE_COLUMNS = tuple(MAPPER.columns())
-# UUID columns read as text, as the model holds them (and the SQLAlchemy table gave them).
+# UUID columns written as text, as the model holds them.
 _UUID_COLUMNS = frozenset({"id", "supersedes", "superseded_by"})
-# Dates and times written out as the snapshot writes them.
-_TIME_COLUMNS = ("created_at", "updated_at", "signed_on", "effective_from", "expires_on")
-_SELECTED = ", ".join(
-    f"{name}::text AS {name}" if name in _UUID_COLUMNS else name for name in STATE_COLUMNS
+# Times read natively and written out here: the database writes fractions of a second otherwise
+# than `datetime.isoformat` (which the snapshot uses).
+_TIMES = ("created_at", "updated_at")
+
+
+def _member(name: str) -> str:
+    if name in _TIMES:
+        return f"'{name}', NULL"  # holds its place in the field order
+    if name in _UUID_COLUMNS:
+        return f"'{name}', {name}::text"
+    return f"'{name}', {name}"
+
+
+# The state as one JSON document per row, built by the database in the model's field order:
+# nested values are stored as the JSON the snapshot has (JSONB) and dates are written in ISO 8601
+# as the snapshot writes them, so a row is one document to decode instead of eight JSONB values.
+# Written as text and decoded here, whatever codecs the connection has.
+_SELECTED = (
+    f"json_build_object({', '.join(_member(name) for name in STATE_COLUMNS)})::text, "
+    f"{', '.join(_TIMES)}"
 )
 
 
-def state_from_record(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The agreement's state (`Agreement.snapshot()`, key for key) straight from its record:
-    nested values are stored as the JSON the snapshot has (JSONB, decoded by the driver's codec)
-    and the UUIDs come as text, so only dates and times need writing out."""
-    state = dict(row)
-    for name in _TIME_COLUMNS:
-        value = state[name]
-        if value is not None:
-            state[name] = value.isoformat()
+def state_from_record(row: Sequence[Any]) -> dict[str, Any]:
+    """The agreement's state (`Agreement.snapshot()`, key for key and in its order) from a
+    record of `_SELECTED`."""
+    state: dict[str, Any] = json.loads(row[0])
+    state["created_at"] = row[1].isoformat()
+    state["updated_at"] = row[2].isoformat()
     return state
 
 
@@ -134,9 +147,10 @@ async def milestone_states(
     """The agreement's id, version and milestones (each as `to_json(milestone)`), if the caller
     may see it: only those columns are read."""
     row = await _visible_record(
-        reads, agreement_id, principal, scope, "id::text AS id, version, milestones"
+        reads, agreement_id, principal, scope, "id::text, version, milestones::text"
     )
-    return row["id"], row["version"], list(row["milestones"])
+    milestones: list[dict[str, Any]] = json.loads(row[2])
+    return row[0], row[1], milestones
 
 
 async def _visible_id(
@@ -281,13 +295,13 @@ async def agreement_states(
     """A page of the states the caller may see, and the next page's cursor (None on the last)."""
     sql, args = list_query(f, principal, scope, limit=limit, cursor=cursor)
     rows = await _fetch(reads, sql, args, search=bool(f.q))
+    more = len(rows) > limit
+    states = [state_from_record(row) for row in rows[:limit]]
     next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
+    if more:
         # The id as text, as the SQLAlchemy path wrote it: cursors issued before still work.
-        next_cursor = encode_cursor([last["created_at"], last["id"]])
-    return [state_from_record(row) for row in rows], next_cursor
+        next_cursor = encode_cursor([rows[limit - 1][1], states[-1]["id"]])
+    return states, next_cursor
 
 
 async def count_agreements(
