@@ -24,6 +24,14 @@ def test_latin_case_and_spaces():
     assert normalize("  UNESCO   Doha ") == "unesco doha"
 
 
+def test_latin_text_folds_as_mixed_text_does():
+    # ASCII alone takes a shorter way; every whitespace (tabs, line and unit separators)
+    # still becomes one space, as when Arabic is there too.
+    assert normalize("\tUN\x1cHabitat\r\n DOHA\x0b") == "un habitat doha"
+    assert normalize("\tUN\x1cHabitat\r\n DOHA\x0b أ") == "un habitat doha ا"
+    assert normalize(" \t\x1f ") == ""
+
+
 def test_presentation_forms_and_decomposed_madda_are_folded():
     assert normalize("ا\u0653") == "ا"  # alef + combining madda composes to آ, then folds
     assert normalize("\ufef7") == normalize("لأ")  # lam-alef ligature

@@ -32,6 +32,9 @@ _SPACES = re.compile(r"\s+")
 def normalize(text: str | None) -> str:
     if not text:
         return ""
+    if text.isascii():
+        # Nothing to fold but case and spaces: NFKC and the Arabic folds leave ASCII as it is.
+        return " ".join(text.lower().split())
     # NFKC first: presentation forms (ﻷ, ﺓ) become letters, and a separate madda or hamza
     # composes onto its alef, so both spellings reach the folds below.
     folded = unicodedata.normalize("NFKC", text)
