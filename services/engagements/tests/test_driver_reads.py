@@ -63,9 +63,9 @@ async def _aggregate_states(app) -> dict[str, dict[str, Any]]:
         return {str(row.id): MAPPER.from_row(row).snapshot() for row in rows}
 
 
-async def _scope(app, principal: Principal) -> OrgScope:
+async def _access(app, principal: Principal) -> queries.ReadAccess:
     scope: OrgScope = await app.state.organization_directory.scope_of(principal.org)
-    return scope
+    return queries.ReadAccess(app.state.reads, principal, scope)
 
 
 async def _world(client, as_editor, sql) -> dict[str, str]:
@@ -179,8 +179,7 @@ async def test_the_driver_state_is_the_aggregates_snapshot_key_for_key(
     client, as_editor, sql, engagements_app
 ):
     ids = await _world(client, as_editor, sql)
-    reads = engagements_app.state.reads
-    scope = await _scope(engagements_app, GLOBAL_AUDITOR)
+    access = await _access(engagements_app, GLOBAL_AUDITOR)
     expected = await _aggregate_states(engagements_app)
     assert set(expected) == set(ids.values())
     # The world holds what it is meant to: a report with attachments, action items, links.
@@ -197,25 +196,23 @@ async def test_the_driver_state_is_the_aggregates_snapshot_key_for_key(
     assert older["action_items"][0]["due_on"] is None
 
     for engagement_id, state in expected.items():
-        got = await queries.engagement_state(reads, engagement_id, scope, GLOBAL_AUDITOR)
+        got = await queries.engagement_state(access, engagement_id)
         # Equal as JSON text: the same keys, values and order.
         assert json.dumps(got) == json.dumps(state), engagement_id
-        assert (
-            await queries.action_item_states(reads, engagement_id, scope, GLOBAL_AUDITOR)
-            == (state["action_items"])
-        )
+        assert await queries.action_item_states(access, engagement_id) == (state["action_items"])
         for item in state["action_items"]:
-            assert await queries.action_item_state(
-                reads, engagement_id, item["id"], scope, GLOBAL_AUDITOR
-            ) == {**item, "version": state["version"]}
+            assert await queries.action_item_state(access, engagement_id, item["id"]) == {
+                **item,
+                "version": state["version"],
+            }
         if state["report"] is not None:
-            assert await queries.report_state(reads, engagement_id, scope, GLOBAL_AUDITOR) == {
+            assert await queries.report_state(access, engagement_id) == {
                 **state["report"],
                 "version": state["version"],
             }
     # The list gives the same states, in creation order.
     page, cursor = await queries.engagement_states(
-        reads, queries.EngagementFilter(), scope, GLOBAL_AUDITOR, limit=10, cursor=None
+        access, queries.EngagementFilter(), limit=10, cursor=None
     )
     assert cursor is None
     order = ("training", "forum", "restricted", "older")
@@ -268,7 +265,6 @@ async def test_the_visibility_rule_as_sql_keeps_what_visible_to_keeps(
         participants=[{"org_id": DIC.id, "role": "host"}],
         agreement_ids=[],
     )
-    reads = engagements_app.state.reads
     every = {*ids.values(), syrian["id"]}
     interagency = {ids["training"], ids["forum"], ids["older"]}
     principals = {
@@ -279,28 +275,28 @@ async def test_the_visibility_rule_as_sql_keeps_what_visible_to_keeps(
     principals["global auditor"] = GLOBAL_AUDITOR
     seen: dict[str, set[str]] = {}
     for who, principal in principals.items():
-        scope = await _scope(engagements_app, principal)
+        access = await _access(engagements_app, principal)
         async with engagements_app.state.read_engine.connect() as connection:
             rows = await connection.execute(
-                sa.select(engagements.c.id).where(visibility_clause(scope, principal))
+                sa.select(engagements.c.id).where(visibility_clause(access.scope, principal))
             )
             reference = {str(row.id) for row in rows}
         page, _ = await queries.engagement_states(
-            reads, queries.EngagementFilter(), scope, principal, limit=50, cursor=None
+            access, queries.EngagementFilter(), limit=50, cursor=None
         )
         seen[who] = {e["id"] for e in page}
         assert seen[who] == reference, who
         for engagement_id in every:
             if engagement_id in reference:
-                state = await queries.engagement_state(reads, engagement_id, scope, principal)
+                state = await queries.engagement_state(access, engagement_id)
                 assert state["id"] == engagement_id
             else:
                 with pytest.raises(EngagementNotFound):
-                    await queries.engagement_state(reads, engagement_id, scope, principal)
+                    await queries.engagement_state(access, engagement_id)
                 with pytest.raises(EngagementNotFound):
-                    await queries.report_state(reads, engagement_id, scope, principal)
+                    await queries.report_state(access, engagement_id)
                 with pytest.raises(EngagementNotFound):
-                    await queries.action_item_states(reads, engagement_id, scope, principal)
+                    await queries.action_item_states(access, engagement_id)
     # The rule the reference applies, spelled out for the callers that tell its clauses apart.
     assert seen["viewer of the lead's ministry"] == interagency | {ids["restricted"]}
     assert seen["participant"] == every
@@ -368,11 +364,11 @@ async def test_reports_and_action_items_read_with_their_etag_and_own_404(
     assert unknown_item.status_code == 404
     assert unknown_item.json()["type"] == PROBLEM + "action-item-not-found"
     assert unknown_item.json()["detail"] == f"No action item nothing on engagement {ids['forum']}."
-    reads, scope = engagements_app.state.reads, await _scope(engagements_app, GLOBAL_AUDITOR)
+    access = await _access(engagements_app, GLOBAL_AUDITOR)
     with pytest.raises(ReportNotFound):
-        await queries.report_state(reads, ids["training"], scope, GLOBAL_AUDITOR)
+        await queries.report_state(access, ids["training"])
     with pytest.raises(ActionItemNotFound):
-        await queries.action_item_state(reads, ids["training"], "a-old", scope, GLOBAL_AUDITOR)
+        await queries.action_item_state(access, ids["training"], "a-old")
 
 
 async def test_pages_follow_the_cursor_within_the_filters_and_the_visibility_rule(

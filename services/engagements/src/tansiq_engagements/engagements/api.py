@@ -11,10 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from tansiq_common.auth import OrgScope, Principal, Role, authorize
+from tansiq_common.auth.dependencies import scope_for
 from tansiq_common.deps import (
     IfMatch,
     MergePatch,
-    Reads,
     Scope,
     Uow,
     merge_patch_body,
@@ -71,6 +71,16 @@ MAX_CLAIMED_ORGS = 100
 LookupsDep = Annotated[Lookups, Depends(get_lookups)]
 
 
+async def read_access(request: Request, principal: Principal = Depends(READ)) -> queries.ReadAccess:
+    """The role rule of the reads, then what they need (the driver's reads, the caller's scope)
+    in one dependency: each level of FastAPI's graph is solved again on every request."""
+    scope = await scope_for(request, principal)
+    return queries.ReadAccess(request.app.state.reads, principal, scope)
+
+
+Access = Annotated[queries.ReadAccess, Depends(read_access)]
+
+
 def bearer_of(request: Request) -> str | None:
     """The caller's token, handed on to the owners of referenced records."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -121,9 +131,7 @@ async def create_engagement(
 
 @router.get("", response_model=EngagementPage, responses=problem_responses(400, 401, 403, 422))
 async def list_engagements(
-    reads: Reads,
-    scope: Scope,
-    principal: Principal = Depends(READ),
+    access: Access,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     kind: Kind | None = None,
@@ -180,9 +188,7 @@ async def list_engagements(
         start_before=_bounded(start_before, "start_before"),
         q=q,
     )
-    states, next_cursor = await queries.engagement_states(
-        reads, f, scope, principal, limit=limit, cursor=cursor
-    )
+    states, next_cursor = await queries.engagement_states(access, f, limit=limit, cursor=cursor)
     return page(states, next_cursor)
 
 
@@ -193,11 +199,9 @@ async def list_engagements(
 )
 async def get_engagement(
     engagement_id: str,
-    reads: Reads,
-    scope: Scope,
-    principal: Principal = Depends(READ),
+    access: Access,
 ) -> JSONResponse:
-    state = await queries.engagement_state(reads, engagement_id, scope, principal)
+    state = await queries.engagement_state(access, engagement_id)
     return versioned(EngagementOut, state)
 
 
@@ -264,11 +268,9 @@ async def put_report(
 )
 async def get_report(
     engagement_id: str,
-    reads: Reads,
-    scope: Scope,
-    principal: Principal = Depends(READ),
+    access: Access,
 ) -> JSONResponse:
-    report = await queries.report_state(reads, engagement_id, scope, principal)
+    report = await queries.report_state(access, engagement_id)
     return versioned(EngagementReport, report)
 
 
@@ -282,11 +284,9 @@ async def get_report(
 )
 async def list_action_items(
     engagement_id: str,
-    reads: Reads,
-    scope: Scope,
-    principal: Principal = Depends(READ),
+    access: Access,
 ) -> JSONResponse:
-    return page(await queries.action_item_states(reads, engagement_id, scope, principal), None)
+    return page(await queries.action_item_states(access, engagement_id), None)
 
 
 @router.post(
@@ -321,11 +321,9 @@ async def add_action_item(
 async def get_action_item(
     engagement_id: str,
     item_id: str,
-    reads: Reads,
-    scope: Scope,
-    principal: Principal = Depends(READ),
+    access: Access,
 ) -> JSONResponse:
-    item = await queries.action_item_state(reads, engagement_id, item_id, scope, principal)
+    item = await queries.action_item_state(access, engagement_id, item_id)
     return versioned(ActionItemOut, item)
 
 

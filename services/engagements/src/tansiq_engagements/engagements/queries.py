@@ -42,6 +42,16 @@ _SELECTED = ", ".join(f'"{name}"' for name in COLUMNS)
 Bind = Callable[[Any], str]
 
 
+@dataclass(frozen=True)
+class ReadAccess:
+    """What every read needs: the driver's reads, and the caller whose visibility rule applies
+    with their organization's scope."""
+
+    reads: DriverReads
+    principal: Principal
+    scope: OrgScope
+
+
 def _binder(args: list[Any]) -> Bind:
     def bind(value: Any) -> str:
         args.append(value)
@@ -69,60 +79,50 @@ def visibility_sql(scope: OrgScope, principal: Principal, bind: Bind) -> str:
 # --- one engagement ------------------------------------------------------------------------------
 
 
-async def _visible_row(
-    reads: DriverReads, engagement_id: str, scope: OrgScope, principal: Principal, columns: str
-) -> Any:
+async def _visible_row(access: ReadAccess, engagement_id: str, columns: str) -> Any:
     """The row (those columns) of an engagement the caller may see; hidden and missing alike,
     and an id that is no UUID, are EngagementNotFound."""
     canonical = parse_id(engagement_id)
     row = None
     if canonical is not None:
         args: list[Any] = [canonical]
-        visible = visibility_sql(scope, principal, _binder(args))
+        visible = visibility_sql(access.scope, access.principal, _binder(args))
         sql = f"SELECT {columns} FROM engagements WHERE id = $1 AND {visible}"  # noqa: S608
-        row = await reads.fetchrow(sql, *args)
+        row = await access.reads.fetchrow(sql, *args)
     if row is None:
         raise EngagementNotFound(f"No engagement {engagement_id}.")
     return row
 
 
-async def engagement_state(
-    reads: DriverReads, engagement_id: str, scope: OrgScope, principal: Principal
-) -> dict[str, Any]:
+async def engagement_state(access: ReadAccess, engagement_id: str) -> dict[str, Any]:
     """One engagement's JSON-ready state (what `Engagement.snapshot()` gives)."""
-    return state_of_row(await _visible_row(reads, engagement_id, scope, principal, _SELECTED))
+    return state_of_row(await _visible_row(access, engagement_id, _SELECTED))
 
 
 _REPORT = json_form(Report | None)
 _ACTION_ITEMS = json_form(tuple[ActionItem, ...])
 
 
-async def report_state(
-    reads: DriverReads, engagement_id: str, scope: OrgScope, principal: Principal
-) -> dict[str, Any]:
+async def report_state(access: ReadAccess, engagement_id: str) -> dict[str, Any]:
     """The report of an engagement the caller may see, with the engagement's version (its
     ETag); ReportNotFound when none is filed yet."""
-    row = await _visible_row(reads, engagement_id, scope, principal, "id, version, report")
+    row = await _visible_row(access, engagement_id, "id, version, report")
     report = _REPORT(row["report"])
     if report is None:
         raise ReportNotFound(f"Engagement {row['id']} has no report yet.")
     return {**report, "version": row["version"]}
 
 
-async def action_item_states(
-    reads: DriverReads, engagement_id: str, scope: OrgScope, principal: Principal
-) -> list[dict[str, Any]]:
+async def action_item_states(access: ReadAccess, engagement_id: str) -> list[dict[str, Any]]:
     """The action items of an engagement the caller may see, in the order they were added."""
-    row = await _visible_row(reads, engagement_id, scope, principal, "action_items")
+    row = await _visible_row(access, engagement_id, "action_items")
     items: list[dict[str, Any]] = _ACTION_ITEMS(row["action_items"])
     return items
 
 
-async def action_item_state(
-    reads: DriverReads, engagement_id: str, item_id: str, scope: OrgScope, principal: Principal
-) -> dict[str, Any]:
+async def action_item_state(access: ReadAccess, engagement_id: str, item_id: str) -> dict[str, Any]:
     """One action item of an engagement the caller may see, with the engagement's version."""
-    row = await _visible_row(reads, engagement_id, scope, principal, "id, version, action_items")
+    row = await _visible_row(access, engagement_id, "id, version, action_items")
     for item in _ACTION_ITEMS(row["action_items"]):
         if item["id"] == item_id:
             return {**item, "version": row["version"]}
@@ -219,17 +219,11 @@ def list_query(
 
 
 async def engagement_states(
-    reads: DriverReads,
-    f: EngagementFilter,
-    scope: OrgScope,
-    principal: Principal,
-    *,
-    limit: int,
-    cursor: str | None,
+    access: ReadAccess, f: EngagementFilter, *, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of JSON-ready states and the next page's cursor (None on the last page)."""
-    sql, args = list_query(f, scope, principal, limit=limit, cursor=cursor)
-    async with reads.connection() as connection:
+    sql, args = list_query(f, access.scope, access.principal, limit=limit, cursor=cursor)
+    async with access.reads.connection() as connection:
         if not f.q:
             rows = await connection.fetch(sql, *args)
         else:
