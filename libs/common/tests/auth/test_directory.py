@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,3 +225,24 @@ async def test_scopes_on_the_driver_connection_are_the_sessions(infra_db, direct
     unit = await by_driver.scope_of("icd-unit")
     assert (unit.ministry_id, unit.is_coordinating_body, unit.country) == ("mofa", True, "QA")
     assert (await by_driver.scope_of("mofa")).descendants == {"mofa", "icd", "icd-unit", "gone"}
+
+
+async def test_scopes_on_the_driver_connection_end_on_a_cycle_in_bad_data(
+    infra_db, directory_db_url
+):
+    """A replica holding a cycle (two organizations each the other's parent, events applied
+    out of order) still answers, with both in each other's descendants, as the session does."""
+    await _load(
+        infra_db,
+        [
+            org("loop-a", parent="loop-b", ministry="mofa", designations=["coordinating_body"]),
+            org("loop-b", parent="loop-a", ministry="mofa"),
+        ],
+    )
+    by_session = ReplicaDirectory(infra_db.sessionmaker, cache_seconds=0)
+    by_driver = ReplicaDirectory(infra_db.sessionmaker, cache_seconds=0, reads=infra_db.reads)
+    for org_id in ("loop-a", "loop-b"):
+        scope = await asyncio.wait_for(by_driver.scope_of(org_id), 5)
+        assert scope == await by_session.scope_of(org_id)
+        assert scope.descendants == {"loop-a", "loop-b"}
+        assert scope.is_coordinating_body is True
