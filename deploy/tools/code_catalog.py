@@ -110,14 +110,16 @@ def kafka_user_name(principal: str) -> str:
 
 
 def access(principal: str) -> list[Acl]:
-    """Least privilege: write the topics it produces; read what it consumes and write those
-    topics' dead letters; its consumer groups (`<service>.<consumer>`) and nothing else."""
+    """Least privilege: write the topics it produces, and read their dead letters (`tansiq
+    events redrive` runs as the topic's producer: it reads `<topic>.dlq` without a consumer
+    group and writes the topic); read what it consumes and write those topics' dead letters;
+    its consumer groups (`<service>.<consumer>`) and nothing else."""
     domain = [t for t in topics().values() if t.dead_letters_of is None]
-    rules = [
-        Acl("topic", t.name, "literal", ("Write", "Describe"))
-        for t in domain
-        if producer(t.name) == principal
-    ]
+    rules = []
+    for t in domain:
+        if producer(t.name) == principal:
+            rules.append(Acl("topic", t.name, "literal", ("Write", "Describe")))
+            rules.append(Acl("topic", dlq(t.name), "literal", ("Read", "Describe")))
     consumed = CONSUMES.get(principal, ())
     for name in consumed:
         rules.append(Acl("topic", name, "literal", ("Read", "Describe")))
