@@ -1,8 +1,8 @@
 """Read side: one agreement, filtered lists with bilingual search, the history of an agreement.
 
-Every query applies the visibility rule (`repository.visible`, and its SQL text `_visible` for
-the reads on the driver's connection): a restricted agreement the caller
-may not see is absent from lists and searches, and a GET by id answers 404 as for a missing one.
+Every query applies the visibility rule (`repository.visible`, and `_visible`, the same rule as
+SQL text for the reads on the driver's connection): a restricted agreement the caller may not see
+is absent from lists and searches, and a GET by id answers 404 as for a missing one.
 """
 
 from __future__ import annotations
@@ -262,8 +262,8 @@ def list_query(
     sql = f"SELECT {_SELECTED} FROM agreements"  # noqa: S608 - column names and placeholders
     if where:
         sql += " WHERE " + " AND ".join(where)
-    # The table's columns, named so: a bare `id` here would be the text the SELECT makes of it,
-    # a sort of its own instead of the (created_at, id) index's order the keyset relies on.
+    # The table's columns, qualified: a bare name here means a column of the SELECT's output if
+    # one has it (the id written as text sorted on its own, not in the keyset index's order).
     sql += f" ORDER BY agreements.created_at, agreements.id LIMIT {p.bind(limit + 1)}"
     return sql, p.args
 
