@@ -114,7 +114,9 @@ class ReferenceLookup(Generic[T]):
     ) -> dict[str, T]:
         """{canonical id: value} of the records that exist; raises ReferenceUnavailable when a
         replica miss cannot be asked of the owner."""
-        wanted = list(dict.fromkeys(c for c in (self.normalize_id(str(i)) for i in ids) if c))
+        # Each id once before it is read: a batch names the same few records again and again.
+        named = dict.fromkeys(ids)
+        wanted = list(dict.fromkeys(c for c in (self.normalize_id(str(i)) for i in named) if c))
         if not wanted:
             return {}
         found = await self._from_replica(session, wanted)
