@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,7 +39,13 @@ from tansiq_common.events.outbox import NOTIFY
 from tansiq_common.uow import UnitOfWork
 
 from tansiq_engagements.engagements.model import Engagement, References
-from tansiq_engagements.engagements.repository import DOCS, INSERT_ROWS, ROW_STATES, UPDATE_ROWS
+from tansiq_engagements.engagements.repository import (
+    DOCS,
+    INSERT_ROWS,
+    ROW_STATES,
+    UPDATE_ROWS,
+    json_text,
+)
 from tansiq_engagements.engagements.schemas import EngagementIngestItem
 from tansiq_engagements.engagements.service import (
     ENTITY,
@@ -285,8 +290,8 @@ class Bulk:
         actor = uow.actor
         return {
             **repo.rows(plan.created, plan.changed, states),
-            "events": json.dumps(events),
-            "audits": json.dumps(audits),
+            "events": json_text(events),
+            "audits": json_text(audits),
             "sub": actor.sub,
             "org": actor.org,
             "roles": sorted(actor.roles),
@@ -613,7 +618,7 @@ async def apply_ingest_batch(
         # In partition order: received_at (clock_timestamp) keeps the order they came in.
         position = {event_id: n for n, event_id in enumerate(ids)}
         applied.sort(key=lambda row: position[str(row["event_id"])])
-        await session.execute(_REMEMBER, {"rows": json.dumps(applied)})
+        await session.execute(_REMEMBER, {"rows": json_text(applied)})
     return refused
 
 
