@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.types import Scope
-from tansiq_common.app import create_service_app
+from tansiq_common.app import GC_YOUNG_THRESHOLD, create_service_app
 from tansiq_common.problems import Conflict, problem_type
 from tansiq_common.schema import audit_log, idempotency_keys
 from tansiq_common.settings import ServiceSettings
@@ -241,3 +242,14 @@ async def test_expired_idempotency_keys_are_purged(client, infra_db):
     async with infra_db.engine.connect() as conn:
         left = (await conn.execute(sa.select(idempotency_keys.c.key))).scalars().all()
     assert left == ["fresh"]
+
+
+async def test_a_running_app_collects_young_objects_less_often_and_restores_it_when_stopped(
+    infra_db,
+):
+    before = gc.get_threshold()
+    app = create_service_app(service="example", settings=_settings(infra_db.url), routers=[router])
+    async with running_app(app):
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
