@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tansiq_common.context import current_request_id, current_traceparent
 
@@ -67,9 +65,6 @@ def insert_from_json(parameter: str = "messages", where: str = "") -> str:
 _COLUMNS = "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, headers)"
 
 
-# One statement for any number of messages: a bulk write of a thousand events is one
-# parameter, not seven thousand.
-_INSERT = sa.text(insert_from_json())
 NOTIFY = sa.text(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
@@ -93,13 +88,3 @@ def outbox_rows(messages: Iterable[OutboxMessage]) -> list[dict[str, Any]]:
         }
         for m in messages
     ]
-
-
-async def write_outbox(session: AsyncSession, messages: Iterable[OutboxMessage]) -> int:
-    """Insert the messages in the session's transaction; NOTIFY wakes the relay on commit."""
-    rows = outbox_rows(messages)
-    if not rows:
-        return 0
-    await session.execute(_INSERT, {"messages": json.dumps(rows)})
-    await session.execute(NOTIFY)
-    return len(rows)
