@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from tansiq_common.context import request_id_var, traceparent_var
 from tansiq_common.db import Database, new_metadata
 from tansiq_common.problems import from_domain_error
 from tansiq_common.references import ReferenceLookup, ReferenceUnavailable
@@ -51,6 +52,7 @@ class Owner:
 
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, str | None]] = field(default_factory=list)
+    context: list[tuple[str | None, str | None]] = field(default_factory=list)  # request, trace
     fail_with: int | None = None
     raw: str | None = None
 
@@ -60,6 +62,9 @@ class Owner:
         @app.get("/v1/things/{thing_id}")
         async def get_thing(thing_id: str, request: Request) -> Any:
             self.calls.append((thing_id, request.headers.get("authorization")))
+            self.context.append(
+                (request.headers.get("x-request-id"), request.headers.get("traceparent"))
+            )
             if self.fail_with is not None:
                 return JSONResponse({"type": "boom"}, self.fail_with)
             if self.raw is not None:
@@ -244,3 +249,19 @@ def test_a_path_without_the_id_placeholder_is_refused():
             from_json=from_json,
             replica=replica,
         )
+
+
+async def test_the_owner_is_asked_within_the_callers_request_and_trace(db, owner, owner_client):
+    """The owner's log lines and spans carry the request id and trace of the request that
+    needed the lookup, so one search follows a write across both services."""
+    wanted = new_id()
+    owner.records[wanted] = {"id": wanted, "name": "delta"}
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    rid, tp = request_id_var.set("req-lookup-1"), traceparent_var.set(traceparent)
+    try:
+        async with db.sessionmaker() as session:
+            await lookup(owner_client).find_many(session, [wanted], bearer="tok")
+    finally:
+        request_id_var.reset(rid)
+        traceparent_var.reset(tp)
+    assert owner.context == [("req-lookup-1", traceparent)]

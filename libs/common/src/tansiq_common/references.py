@@ -50,6 +50,7 @@ from urllib.parse import quote
 import httpx
 import sqlalchemy as sa
 
+from tansiq_common.context import current_request_id, current_traceparent
 from tansiq_common.domain import Unavailable
 from tansiq_common.repository import Reader, parse_id
 
@@ -140,6 +141,11 @@ class ReferenceLookup(Generic[T]):
         headers = {"Accept": "application/json"}
         if bearer:
             headers["Authorization"] = f"Bearer {bearer}"
+        # The owner's log lines and spans join this request's: same request id, same trace.
+        if (request_id := current_request_id()) is not None:
+            headers["X-Request-ID"] = request_id
+        if (traceparent := current_traceparent()) is not None:
+            headers["traceparent"] = traceparent
         if self.client is not None:
             answers = await self._ask_all(self.client, ids, headers)
         else:
