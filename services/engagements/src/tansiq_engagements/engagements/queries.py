@@ -36,8 +36,8 @@ from tansiq_engagements.engagements.tables import engagements
 # Keyset order of every list: stable while engagements are added.
 PAGE_ORDER = (engagements.c.created_at, engagements.c.id)
 
-# The state's columns, quoted ("end" is a keyword).
-_SELECTED = ", ".join(f'"{name}"' for name in COLUMNS)
+# The state's columns, quoted ("end" is a keyword); the id as text, as the state holds it.
+_SELECTED = ", ".join("id::text AS id" if name == "id" else f'"{name}"' for name in COLUMNS)
 
 Bind = Callable[[Any], str]
 
@@ -239,6 +239,6 @@ async def engagement_states(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        # The id as text, as the column's type gives it (the cursors of every list agree).
-        next_cursor = encode_cursor([last["created_at"], str(last["id"])])
+        # The id as text (the cursors of every list agree).
+        next_cursor = encode_cursor([last["created_at"], last["id"]])
     return [state_of_row(row) for row in rows], next_cursor

@@ -65,14 +65,18 @@ def _build(tp: Any) -> tuple[type, Normaliser]:
     elif origin in (tuple, list):
         args = [a for a in typing.get_args(tp) if a is not Ellipsis]
         if len(args) == 1:
-            item = json_form(args[0])
-            return _Never, lambda value: [item(v) for v in value]
+            ready, item = _form(args[0])
+            return _Never, lambda value: [
+                v if v is None or type(v) is ready else item(v) for v in value
+            ]
     elif origin in (frozenset, set):
         (member,) = typing.get_args(tp)
         if member in (str, int):
             # The set the converter builds, then sorted as to_json sorts it.
-            convert = converter(member)
-            return _Never, lambda value: sorted({convert(v) for v in value})
+            ready, item = _form(member)
+            return _Never, lambda value: sorted(
+                {v if v is None or type(v) is ready else item(v) for v in value}
+            )
     elif origin is None and isinstance(tp, type):
         if issubclass(tp, Enum):
             values = {member.value: member.value for member in tp}
