@@ -38,8 +38,14 @@ def parse_id(value: object) -> str | None:
     """A canonical UUID string, or None when `value` is not a UUID (so it names nothing)."""
     if value is None:
         return None
+    return _parse_id_text(value if type(value) is str else str(value))
+
+
+@functools.lru_cache(maxsize=16_384)
+def _parse_id_text(text: str) -> str | None:
+    # A batch names the same organizations in every item: each spelling parsed once.
     try:
-        return str(uuid.UUID(str(value)))
+        return str(uuid.UUID(text))
     except ValueError:
         return None
 
