@@ -528,8 +528,8 @@ def profiled(pid: int, prefix: str | None, door: str) -> Iterator[None]:
         return
     spy = os.environ.get("PY_SPY") or shutil.which("py-spy") or "py-spy"
     recorder = subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--format", "speedscope", "--nonblocking",
-         "--output", f"{prefix}-{door}.json"],
+        [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "speedscope",
+         "--nonblocking", "--output", f"{prefix}-{door}.json"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

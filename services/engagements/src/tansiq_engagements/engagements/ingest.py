@@ -241,6 +241,9 @@ class Bulk:
                 if writing is not None:
                     raced |= await writing
                 writing = asyncio.ensure_future(self.write(plan))
+                # Let the write encode its rows and send them before the next slice is checked:
+                # a task only starts when this one yields, and checking never does.
+                await asyncio.sleep(0)
             if writing is not None:
                 raced |= await writing
             await self.service.uow.session.execute(NOTIFY)  # the relay, on commit

@@ -1,0 +1,53 @@
+"""How a batch's slices reach the database (no database: the session is a stand-in that
+records what it was handed): each slice's write goes out before the next slice is checked, so
+the database works while Python checks."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from tansiq_engagements.engagements import ingest
+from tansiq_engagements.engagements.ingest import SLICE, Bulk, Item, Looked, Origin, Plan
+
+
+class Session:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        if statement is ingest.NOTIFY:
+            self.log.append("notify")
+        else:
+            self.log.append(f"write {parameters['slice']}")
+            await asyncio.sleep(0.01)  # the database at work
+        return SimpleNamespace(scalars=lambda: [])
+
+
+class Recording(Bulk):
+    """The rules and the encoding left out: what matters is the order."""
+
+    def __init__(self, log: list[str]) -> None:
+        uow = SimpleNamespace(session=Session(log))
+        super().__init__(SimpleNamespace(uow=uow))  # type: ignore[arg-type]
+        self.log, self.checked = log, 0
+
+    def check(self, items: Any, looked: Looked) -> Plan:
+        self.log.append(f"check {self.checked}")
+        self.checked += 1
+        return Plan()
+
+    def parameters(self, plan: Plan) -> dict[str, Any]:
+        return {"slice": self.checked - 1}
+
+
+async def test_each_slice_is_sent_before_the_next_is_checked():
+    log: list[str] = []
+    origin = Origin(None, None)
+    items = [Item(n, {}, ("calendar", f"{n:05}"), origin) for n in range(SLICE * 3)]
+    looked = Looked({}, {}, None, {}, False)  # type: ignore[arg-type]
+    await Recording(log).apply(items, looked)
+    assert log == [
+        "check 0", "write 0", "check 1", "write 1", "check 2", "write 2", "notify",
+    ]  # fmt: skip
