@@ -45,9 +45,31 @@ class Recording(Bulk):
 async def test_each_slice_is_sent_before_the_next_is_checked():
     log: list[str] = []
     origin = Origin(None, None)
-    items = [Item(n, {}, ("calendar", f"{n:05}"), origin) for n in range(SLICE * 3)]
+    items = [Item(n, {}, ("calendar", f"{n:05}"), origin) for n in range(SLICE * 2)]
+    assert len(ingest._slices(items)) == 4
     looked = Looked({}, {}, None, {}, False)  # type: ignore[arg-type]
     await Recording(log).apply(items, looked)
     assert log == [
-        "check 0", "write 0", "check 1", "write 1", "check 2", "write 2", "notify",
+        "check 0", "write 0", "check 1", "write 1", "check 2", "write 2", "check 3", "write 3",
+        "notify",
     ]  # fmt: skip
+
+
+def slice_sizes(keys: list[str]) -> list[int]:
+    origin = Origin(None, None)
+    items = [Item(n, {}, ("calendar", key), origin) for n, key in enumerate(keys)]
+    return [len(part) for part in ingest._slices(items)]
+
+
+def test_a_large_batch_starts_and_ends_with_a_small_slice():
+    keys = [f"{n:05}" for n in range(500)]
+    assert slice_sizes(keys) == [31, 125, 125, 125, 63, 31]
+    assert slice_sizes(keys[:200]) == [31, 125, 44]
+    assert slice_sizes(keys[:125]) == [125]  # a slice's worth: one
+
+
+def test_a_keys_items_stay_in_one_slice():
+    # The last two slices would be 53 and 31 items; the key "same" spans their boundary.
+    assert slice_sizes([f"{n:05}" for n in range(200)] + ["same"] * 40) == [31, 125, 84]
+    # A slice of about 31 ends where its key's items do.
+    assert slice_sizes(["first"] * 40 + [f"x{n:05}" for n in range(200)]) == [40, 125, 44, 31]

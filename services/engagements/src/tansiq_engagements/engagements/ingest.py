@@ -152,21 +152,32 @@ class Looked:
 
 
 # Items checked and written together; a slice's rows go to the database while the next slice
-# is checked.
+# is checked. A batch larger than a slice starts and ends with a small one: the database starts
+# early, and little is left to write once the last item is checked.
 SLICE = 125
+EDGE = SLICE // 4
 
 
-def _slices(items: Sequence[Item], size: int) -> list[list[Item]]:
-    """`items` (sorted by key) in slices of about `size`, never splitting a key's items."""
+def _slices(items: Sequence[Item], size: int = SLICE, edge: int = EDGE) -> list[list[Item]]:
+    """`items` (sorted by key) in slices of about `size`, the first and the last of about
+    `edge` when there are more than `size`; a key's items are never split."""
     slices: list[list[Item]] = []
-    current: list[Item] = []
-    for item in items:
-        if len(current) >= size and item.key != current[-1].key:
-            slices.append(current)
-            current = []
-        current.append(item)
-    if current:
-        slices.append(current)
+    start, count = 0, len(items)
+    while start < count:
+        left = count - start
+        if count <= size or left <= 2 * edge:
+            target = left
+        elif start == 0:
+            target = edge
+        elif left <= size + edge:
+            target = left - edge
+        else:
+            target = size
+        end = start + target
+        while end < count and items[end].key == items[end - 1].key:
+            end += 1
+        slices.append(list(items[start:end]))
+        start = end
     return slices
 
 
@@ -235,7 +246,7 @@ class Bulk:
         raced: set[tuple[str, str]] = set()
         writing: asyncio.Future[set[tuple[str, str]]] | None = None
         try:
-            for part in _slices(items, SLICE):
+            for part in _slices(items):
                 plan = self.check(part, looked)
                 results |= plan.results
                 if writing is not None:
