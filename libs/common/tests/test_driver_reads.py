@@ -99,3 +99,20 @@ async def test_json_comes_back_decoded_as_through_the_engine(infra_db) -> None:
         through_engine = await raw.driver_connection.fetchrow(sql, *args)
     assert (row["b"], row["j"]) == ({"name_ar": "وزارة", "n": [1, 2]}, {"a": None})
     assert dict(row) == dict(through_engine)
+
+
+async def test_a_search_is_planned_for_its_values_and_the_connection_reset_after(
+    one_connection,
+) -> None:
+    """`plan_per_call`: the statement runs with a custom plan, and the connection (the pool's
+    only one here) goes back with the default, even when the statement fails."""
+    reads = one_connection.reads
+    mode = "SELECT current_setting('plan_cache_mode') AS mode, pg_backend_pid() AS pid"
+    searched = await reads.fetch(mode, plan_per_call=True)
+    after = await reads.fetch(mode)
+    assert searched[0]["mode"] == "force_custom_plan"
+    assert (after[0]["mode"], after[0]["pid"]) == ("auto", searched[0]["pid"])
+    with pytest.raises(asyncpg.DataError):
+        await reads.fetch("SELECT $1::int", "x", plan_per_call=True)
+    again = await reads.fetch(mode)
+    assert (again[0]["mode"], again[0]["pid"]) == ("auto", searched[0]["pid"])

@@ -173,8 +173,18 @@ class DriverReads:
         row: asyncpg.Record | None = await self._run(asyncpg.Connection.fetchrow, sql, args)
         return row
 
-    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await self._run(asyncpg.Connection.fetch, sql, args)
+    async def fetch(
+        self, sql: str, *args: Any, plan_per_call: bool = False
+    ) -> list[asyncpg.Record]:
+        """`plan_per_call` for searches: asyncpg prepares a statement once per connection, and
+        PostgreSQL may switch a prepared statement to a generic plan after five runs. A generic
+        plan cannot see a LIKE pattern, so it costs every term at a fixed 0.5 % and picks one
+        plan for all of them: an index scan in page order that filters the whole table for a
+        rare term, or trigram bitmaps that sort thousands of rows for common ones
+        (`benchmarks/registry_bench.py --explain` shows both). A plan per pattern costs about a
+        millisecond of planning and is right for rare and common terms alike."""
+        method = _fetch_planned_per_call if plan_per_call else asyncpg.Connection.fetch
+        rows: list[asyncpg.Record] = await self._run(method, sql, args)
         return rows
 
     async def _run(self, method: Any, sql: str, args: tuple[Any, ...]) -> Any:
@@ -190,6 +200,18 @@ class DriverReads:
             _raise_answer(exc)
         finally:
             self.pool.release(connection, discard=discard)
+
+
+async def _fetch_planned_per_call(
+    connection: asyncpg.Connection, sql: str, *args: Any
+) -> list[asyncpg.Record]:
+    await connection.execute("SET plan_cache_mode = force_custom_plan")
+    try:
+        rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
+    finally:
+        # A cancelled statement leaves the connection closed by the pool, setting and all.
+        await connection.execute("RESET plan_cache_mode")
+    return rows
 
 
 def _connection_lost(exc: BaseException) -> bool:

@@ -268,21 +268,6 @@ def list_query(
     return sql, p.args
 
 
-async def _fetch(reads: DriverReads, sql: str, args: list[Any], *, search: bool) -> list[Any]:
-    async with reads.connection() as connection:
-        if not search:
-            rows: list[Any] = await connection.fetch(sql, *args)
-            return rows
-        # A plan per search pattern (see the registry's queries: a generic plan cannot see the
-        # LIKE terms), the default after.
-        await connection.execute("SET plan_cache_mode = force_custom_plan")
-        try:
-            rows = await connection.fetch(sql, *args)
-        finally:
-            await connection.execute("RESET plan_cache_mode")
-        return rows
-
-
 async def agreement_states(
     reads: DriverReads,
     f: AgreementFilter,
@@ -294,7 +279,7 @@ async def agreement_states(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of the states the caller may see, and the next page's cursor (None on the last)."""
     sql, args = list_query(f, principal, scope, limit=limit, cursor=cursor)
-    rows = await _fetch(reads, sql, args, search=bool(f.q))
+    rows = await reads.fetch(sql, *args, plan_per_call=bool(f.q))  # DriverReads.fetch: why
     more = len(rows) > limit
     states = [state_from_record(row) for row in rows[:limit]]
     next_cursor = None
@@ -313,7 +298,7 @@ async def count_agreements(
     sql = "SELECT count(*) FROM agreements"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    rows = await _fetch(reads, sql, p.args, search=bool(f.q))
+    rows = await reads.fetch(sql, *p.args, plan_per_call=bool(f.q))
     return int(rows[0][0])
 
 

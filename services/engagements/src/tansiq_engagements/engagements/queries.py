@@ -223,18 +223,8 @@ async def engagement_states(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of JSON-ready states and the next page's cursor (None on the last page)."""
     sql, args = list_query(f, access.scope, access.principal, limit=limit, cursor=cursor)
-    async with access.reads.connection() as connection:
-        if not f.q:
-            rows = await connection.fetch(sql, *args)
-        else:
-            # A plan per pattern for searches: a prepared statement's generic plan cannot see
-            # the LIKE pattern and costs a rare and a common term alike (the registry's
-            # organizations.queries says more).
-            await connection.execute("SET plan_cache_mode = force_custom_plan")
-            try:
-                rows = await connection.fetch(sql, *args)
-            finally:
-                await connection.execute("RESET plan_cache_mode")
+    # A plan per search pattern (DriverReads.fetch says why).
+    rows = await access.reads.fetch(sql, *args, plan_per_call=bool(f.q))
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

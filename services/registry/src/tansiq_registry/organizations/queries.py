@@ -33,14 +33,6 @@ class OrganizationFilter:
     include_archived: bool = False
 
 
-# Search statements are prepared once per connection (asyncpg) and PostgreSQL may switch a
-# prepared statement to a generic plan after five runs. A generic plan cannot see the LIKE pattern,
-# so it costs every term at a fixed 0.5 % and picks one plan for all of them: the (created_at, id)
-# index scan that filters the whole table for a rare term, or (two or more terms) trigram bitmaps
-# that sort thousands of rows for common ones. `benchmarks/registry_bench.py --explain` shows both.
-# A plan per pattern costs about a millisecond of planning and is right for rare and common terms:
-# searches set plan_cache_mode = force_custom_plan around their statement.
-
 # Keyset order of every list: stable while organizations are added.
 PAGE_ORDER = (organizations.c.created_at, organizations.c.id)
 
@@ -114,16 +106,8 @@ async def organization_states(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of JSON-ready states and the next page's cursor (None on the last page)."""
     sql, args = list_query(f, limit=limit, cursor=cursor)
-    async with reads.connection() as connection:
-        if not f.q:
-            rows = await connection.fetch(sql, *args)
-        else:
-            # A plan per pattern for searches (see above), the default after.
-            await connection.execute("SET plan_cache_mode = force_custom_plan")
-            try:
-                rows = await connection.fetch(sql, *args)
-            finally:
-                await connection.execute("RESET plan_cache_mode")
+    # A plan per search pattern (DriverReads.fetch says why).
+    rows = await reads.fetch(sql, *args, plan_per_call=bool(f.q))
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
