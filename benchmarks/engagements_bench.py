@@ -7,6 +7,7 @@ rows, in the same run.
     eval "$(bash ops/local/stack.sh env)"
     .venv/bin/python benchmarks/engagements_bench.py [--engagements 20000] [--seconds 8]
         [--connections 32] [--batch 500] [--batches 20] [--messages 5000]
+        [--only-ingestion] [--py-spy PREFIX]   # PY_SPY=path/to/py-spy when not on PATH
 
 - Scratch database (dropped at the end): the organization replica (a ministry, the foundation
   under it that leads the engagements, partners, another ministry), the agreements replica, and
