@@ -15,14 +15,13 @@ from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
 from tansiq_common.codec import state_fields
+from tansiq_common.countries import is_country
 from tansiq_common.domain import (
     DomainError,
     NotFoundError,
     RuleConflict,
     VersionedAggregate,
 )
-
-from tansiq_engagements.engagements.countries import is_country
 
 E = TypeVar("E", bound=StrEnum)
 

@@ -14,9 +14,8 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from tansiq_common.codec import state_fields
+from tansiq_common.countries import is_country
 from tansiq_common.domain import DomainError, NotFoundError, RuleConflict, VersionedAggregate
-
-from tansiq_registry.organizations.countries import is_country
 
 
 class Kind(StrEnum):

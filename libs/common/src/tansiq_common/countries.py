@@ -1,5 +1,5 @@
-"""ISO 3166-1 alpha-2, the officially assigned codes (249): a location's country is one of
-them, so a typo never becomes a country. (The registry keeps the same list for organizations.)"""
+"""ISO 3166-1 alpha-2, the officially assigned codes (249): an organization's or a location's
+country is one of them, so a typo never becomes a country."""
 
 from __future__ import annotations
 
