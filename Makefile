@@ -80,7 +80,7 @@ bench: install stack
 	@$(WITH_ENV) $(PY) benchmarks/bench.py --orgs $(BENCH_ORGS) --seconds $(BENCH_SECONDS)
 	@$(WITH_ENV) $(PY) benchmarks/agreements_bench.py --agreements 20000 --seconds $(BENCH_SECONDS)
 	@$(WITH_ENV) $(PY) benchmarks/engagements_bench.py --engagements 20000 \
-		--seconds $(BENCH_SECONDS) --batches 10 --batch 500 --messages 2000
+		--seconds $(BENCH_SECONDS) --batches 10 --batch 500 --messages 10000
 	@$(WITH_ENV) $(PY) benchmarks/reporting_bench.py --engagements 100000 --orgs 10000 \
 		--requests 500 --seconds 10
 

@@ -4,6 +4,7 @@ fails as a whole goes one event at a time through the per-event handlers."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -201,3 +202,21 @@ async def test_a_batch_handler_with_a_unit_of_work_writes_what_it_causes_with_th
         ("consumer:test.batch.uow", "mirrored", "t-u1"),
         ("consumer:test.batch.uow", "mirrored", "t-u2"),
     ]
+
+
+async def test_a_consumer_fetches_no_more_than_its_own_max_records(
+    read_model, kafka_bootstrap, topic_prefix, topic
+):
+    """A spec's `max_records` bounds each fetched batch (so each transaction), whatever the
+    process's CONSUMER_MAX_RECORDS: five events published before the consumer starts come in
+    batches of at most two."""
+    events = [event(f"t-m{n}", 1, f"name-{n}") for n in range(5)]
+    await produce(kafka_bootstrap, f"{topic_prefix}{topic}", events)
+    calls: list[list[str]] = []
+    spec = dataclasses.replace(batch_spec(topic, calls), max_records=2)
+    runner = runner_for(read_model, spec, kafka_bootstrap, topic_prefix)
+    async with running_consumer(runner):
+        await wait_for(read_model, "select count(*) from processed_events", 5)
+    assert sorted(name for batch in calls for name in batch) == [f"name-{n}" for n in range(5)]
+    assert all(len(batch) <= 2 for batch in calls), calls
+    assert len(calls) >= 3

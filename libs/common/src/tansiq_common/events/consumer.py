@@ -115,6 +115,9 @@ class ConsumerSpec:
     # The new events of a fetched batch at once (see the module's docstring); `handlers` still
     # serve when a batch falls back to one event at a time, and name the types handled.
     batch_handler: BatchHandler | None = None
+    # How many records a fetch may bring, when not CONSUMER_MAX_RECORDS: a batch handler applies
+    # a fetch in one transaction, whose fixed costs (commit, offsets, lookups) larger ones share.
+    max_records: int | None = None
     # Contracts of topics that tansiq_common.events.contracts does not list (tests, benchmarks).
     contracts: Mapping[str, TopicContract] = field(default_factory=dict)
 
@@ -574,7 +577,7 @@ class ConsumerRunner:
                     self.stop,
                     consumer.getmany(
                         timeout_ms=self.settings.fetch_timeout_ms,
-                        max_records=self.settings.max_records,
+                        max_records=self.spec.max_records or self.settings.max_records,
                     ),
                 )
                 async with state.lock:  # a rebalance waits for the in-flight batch

@@ -46,7 +46,7 @@ from tansiq_engagements.engagements.repository import (
     UPDATE_ROWS,
     json_text,
 )
-from tansiq_engagements.engagements.schemas import EngagementIngestItem
+from tansiq_engagements.engagements.schemas import MAX_BATCH, EngagementIngestItem
 from tansiq_engagements.engagements.service import (
     ENTITY,
     EngagementService,
@@ -530,6 +530,8 @@ def ingest_consumer(lookups: Lookups) -> ConsumerSpec:
         handlers={INGEST_EVENT_TYPE: handle},
         batch_handler=handle_batch,
         uses_uow=True,
+        # As many as one call of the batch door takes: a fetch is one transaction.
+        max_records=MAX_BATCH,
     )
 
 
