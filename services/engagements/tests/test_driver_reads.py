@@ -22,7 +22,6 @@ from tansiq_engagements.engagements.model import (
     ReportNotFound,
 )
 from tansiq_engagements.engagements.repository import MAPPER, visibility_clause
-from tansiq_engagements.engagements.rowstate import state_of_row
 from tansiq_engagements.engagements.tables import engagements
 
 from .conftest import (
@@ -229,13 +228,13 @@ async def test_the_driver_state_is_the_aggregates_snapshot_key_for_key(
 async def test_the_row_state_equals_the_generic_path_for_rows_of_every_shape(
     client, as_editor, sql, engagements_app
 ):
-    """`state_of_row` against `to_json(from_row(row))` on asyncpg's own records."""
+    """`MAPPER.state_from_row` against `to_json(from_row(row))` on asyncpg's own records."""
     await _world(client, as_editor, sql)
     async with engagements_app.state.reads.connection() as connection:
         rows = await connection.fetch("SELECT * FROM engagements")
     assert len(rows) == 4
     for row in rows:
-        assert json.dumps(state_of_row(row)) == json.dumps(to_json(MAPPER.from_row(row)))
+        assert json.dumps(MAPPER.state_from_row(row)) == json.dumps(to_json(MAPPER.from_row(row)))
 
 
 # Callers of every kind the visibility rule tells apart.

@@ -124,52 +124,150 @@ def _build(tp: Any) -> Callable[[Any], Any]:
     return _identity
 
 
-_JSON_CONVERTERS: dict[Any, Callable[[Any], Any]] = {}
+# --- rows straight to JSON (the read path) --------------------------------------------------
+# A read answers each row as the aggregate's JSON state. Through the typed value (`converter`,
+# then `to_json`) a nested value (title, participants, a report...) is built as dataclasses,
+# lists and sets and encoded back: for a row made mostly of such values, slower than loading the
+# aggregate and taking its snapshot. The columns hold JSON written from the same fields, so each
+# type gets a function from that JSON (or a column's scalar) straight to its JSON form, built
+# once from the type hints: a dataclass's fields in declaration order, a missing one given its
+# default, enums checked, times re-read and written in ISO form, sets sorted without repeats; a
+# type it does not know goes through the typed value.
+
+JsonForm = Callable[[Any], Any]
 
 
-def json_converter(tp: Any) -> Callable[[Any], Any]:
+class _Never:
+    """No value is of this type: every value of such a field needs its function."""
+
+
+# Per type: the type whose values are already their JSON form (a text column's str, an
+# integer's int: no call for them), and the function for any other value but None.
+_JSON_FORMS: dict[Any, tuple[type, JsonForm]] = {}
+_JSON_CONVERTERS: dict[Any, JsonForm] = {}
+
+
+def json_converter(tp: Any) -> JsonForm:
     """A function turning a column's value (or JSON) for a field of type `tp` straight into the
-    field's JSON form: `to_json(converter(tp)(value))` without the typed value in between, built
-    once per type. Reads answer rows as JSON this way (`RowMapper.state_from_row`)."""
+    field's JSON form: `to_json(converter(tp)(value))` without the typed value in between (None
+    stays None), built once per type. Reads answer rows as JSON this way
+    (`RowMapper.state_from_row`)."""
     found = _JSON_CONVERTERS.get(tp)
     if found is None:
-        found = _JSON_CONVERTERS[tp] = _none_passes(_build_json(tp))
+        ready, form = _json_form(tp)
+        found = _JSON_CONVERTERS[tp] = _ready_or(ready, form)
     return found
 
 
-def _build_json(tp: Any) -> Callable[[Any], Any]:
+def _ready_or(ready: type, form: JsonForm) -> JsonForm:
+    return lambda value: value if value is None or type(value) is ready else form(value)
+
+
+def _json_form(tp: Any) -> tuple[type, JsonForm]:
+    found = _JSON_FORMS.get(tp)
+    if found is None:
+        found = _JSON_FORMS[tp] = _build_json(tp)
+    return found
+
+
+def _build_json(tp: Any) -> tuple[type, JsonForm]:
     origin = typing.get_origin(tp)
     if origin is typing.Union or origin is types.UnionType:
         options = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(options) == 1:
-            return json_converter(options[0])
-    elif isinstance(tp, type) and origin is None:
+            return _json_form(options[0])
+    elif origin in (tuple, list):
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        if len(args) == 1:
+            ready, item = _json_form(args[0])
+            return _Never, lambda value: [
+                v if v is None or type(v) is ready else item(v) for v in value
+            ]
+    elif origin in (frozenset, set):
+        members = typing.get_args(tp)
+        if members and _sorted_as_values(members[0]):
+            # The set the converter builds, then sorted as to_json sorts it: members and their
+            # values sort alike for text, integers and choices.
+            ready, item = _json_form(members[0])
+            return _Never, lambda value: sorted(
+                {v if v is None or type(v) is ready else item(v) for v in value}
+            )
+    elif origin is None and isinstance(tp, type):
         if issubclass(tp, Enum):
-            values = {member.value: member.value for member in tp}
-
-            def enum_value(value: Any) -> Any:
-                try:
-                    return values[value]
-                except (KeyError, TypeError):  # a member itself, or no member's value
-                    return tp(value).value
-
-            return enum_value
-        if tp is str:
-            return lambda value: value if type(value) is str else str(value)
-        if tp in (int, bool, float):
-            return lambda value: value if type(value) is tp else tp(value)
+            return _Never, _enum_value(tp)
+        if tp in (str, int, bool, float):
+            # UUID columns come back as uuid.UUID with some drivers; a str field gets a str.
+            return tp, tp
         if tp is datetime:
-            return lambda value: (
+            return _Never, lambda value: (
                 value if isinstance(value, datetime) else datetime.fromisoformat(value)
             ).isoformat()
         if tp is date:
-            return lambda value: (
+            return _Never, lambda value: (
                 value if isinstance(value, date) else date.fromisoformat(value)
             ).isoformat()
-    # Collections, nested dataclasses, the rest: through the typed value (exactly to_json's
-    # form: sets sorted, members in field order), rarely on a hot path.
+        if dataclasses.is_dataclass(tp) and _built_as_given(tp):
+            return _Never, _dataclass_json(tp)
     typed = converter(tp)
-    return lambda value: to_json(typed(value))
+    return _Never, lambda value: to_json(typed(value))
+
+
+def _sorted_as_values(member: Any) -> bool:
+    return member in (str, int) or (isinstance(member, type) and issubclass(member, Enum))
+
+
+def _enum_value(tp: type[Enum]) -> JsonForm:
+    values = {member.value: member.value for member in tp}
+
+    def enum_value(value: Any) -> Any:
+        try:
+            return values[value]
+        except (KeyError, TypeError):  # a member itself, or no member's value
+            return tp(value).value
+
+    return enum_value
+
+
+def _built_as_given(tp: type) -> bool:
+    """Whether building `tp` keeps each field as given: no __post_init__ that could change or
+    refuse a value, every field an argument."""
+    return not hasattr(tp, "__post_init__") and all(f.init for f in dataclasses.fields(tp))
+
+
+def _dataclass_json(tp: type) -> JsonForm:
+    """A dataclass's JSON object: its fields in order; one the JSON lacks takes its default (a
+    required one the JSON lacks fails, as building the dataclass does)."""
+    parts = tuple((name, *_json_form(hint)) for name, hint in state_fields(tp))
+    declared = {spec.name: spec for spec in dataclasses.fields(tp)}
+
+    def complete(value: Any) -> Any:
+        filled = dict(value)
+        for name, _, _ in parts:
+            if name in filled:
+                continue
+            spec = declared[name]
+            if spec.default is not dataclasses.MISSING:
+                filled[name] = to_json(spec.default)
+            elif spec.default_factory is not dataclasses.MISSING:
+                filled[name] = to_json(spec.default_factory())
+            else:
+                raise TypeError(f"{tp.__name__} lacks {name}")
+        return filled
+
+    def fields_of(value: Any) -> Any:
+        return {
+            name: v if (v := value[name]) is None or type(v) is ready else form(v)
+            for name, ready, form in parts
+        }
+
+    def form(value: Any) -> Any:
+        try:
+            return fields_of(value)
+        except KeyError:
+            # Written before a field existed: it takes its default.
+            return fields_of(complete(value))
+
+    return form
 
 
 def _to_column(value: Any) -> Any:
@@ -214,13 +312,24 @@ class RowMapper:
     def state_from_row(self, row: Any) -> dict[str, Any]:
         """The JSON-ready state of the aggregate `row` holds, what `to_json(from_row(row))`
         gives, key for key and in the same order, without building the aggregate: a read
-        answers rows this way, converting each value once."""
+        answers rows this way, converting each value once (`json_converter`)."""
         data = row._mapping if hasattr(row, "_mapping") else row
+        if not self.flatten:
+            # One column per field: the values already in their JSON form are taken as they
+            # are, without a call (most of a row's columns).
+            return {
+                name: v if (v := data[name]) is None or type(v) is ready else form(v)
+                for name, ready, form in self._json_forms
+            }
         return {name: read(data) for name, read in self._json_readers}
 
     @functools.cached_property
-    def _json_readers(self) -> list[tuple[str, Callable[[Any], Any]]]:
-        readers: list[tuple[str, Callable[[Any], Any]]] = []
+    def _json_forms(self) -> list[tuple[str, type, JsonForm]]:
+        return [(name, *_json_form(tp)) for name, tp in self.fields]
+
+    @functools.cached_property
+    def _json_readers(self) -> list[tuple[str, JsonForm]]:
+        readers: list[tuple[str, JsonForm]] = []
         for name, tp in self.fields:
             prefix = self.flatten.get(name)
             if prefix is None:

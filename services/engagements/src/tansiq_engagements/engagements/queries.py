@@ -3,7 +3,8 @@ search. Every read applies the visibility rule, so a restricted engagement the c
 is simply absent: missing and hidden alike are 404.
 
 The reads run SQL text with $n parameters on the driver's connection (tansiq_common.db
-.DriverReads) and turn rows straight into JSON-ready states (rowstate), as the registry's do:
+.DriverReads) and turn rows straight into JSON-ready states (`RowMapper.state_from_row`), as
+the registry's do:
 none of SQLAlchemy's statement and result machinery, no aggregate built and encoded back. The
 text depends only on which filters are given and on the caller's kind (a few visibility
 shapes), so asyncpg prepares each shape once per connection; every value is bound.
@@ -18,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from tansiq_common.auth import INTERAGENCY, OrgScope, Principal, reads_country, sees_everything
+from tansiq_common.codec import json_converter
 from tansiq_common.db import DriverReads
 from tansiq_common.pagination import cursor_values, encode_cursor
 from tansiq_common.search import MAX_TERMS, like_escape, query_terms
@@ -29,15 +31,16 @@ from tansiq_engagements.engagements.model import (
     Report,
     ReportNotFound,
 )
-from tansiq_engagements.engagements.repository import parse_id
-from tansiq_engagements.engagements.rowstate import COLUMNS, json_form, state_of_row
+from tansiq_engagements.engagements.repository import MAPPER, parse_id
 from tansiq_engagements.engagements.tables import engagements
 
 # Keyset order of every list: stable while engagements are added.
 PAGE_ORDER = (engagements.c.created_at, engagements.c.id)
 
 # The state's columns, quoted ("end" is a keyword); the id as text, as the state holds it.
-_SELECTED = ", ".join("id::text AS id" if name == "id" else f'"{name}"' for name in COLUMNS)
+_SELECTED = ", ".join(
+    "id::text AS id" if name == "id" else f'"{name}"' for name in MAPPER.columns()
+)
 
 Bind = Callable[[Any], str]
 
@@ -96,11 +99,11 @@ async def _visible_row(access: ReadAccess, engagement_id: str, columns: str) -> 
 
 async def engagement_state(access: ReadAccess, engagement_id: str) -> dict[str, Any]:
     """One engagement's JSON-ready state (what `Engagement.snapshot()` gives)."""
-    return state_of_row(await _visible_row(access, engagement_id, _SELECTED))
+    return MAPPER.state_from_row(await _visible_row(access, engagement_id, _SELECTED))
 
 
-_REPORT = json_form(Report | None)
-_ACTION_ITEMS = json_form(tuple[ActionItem, ...])
+_REPORT = json_converter(Report | None)
+_ACTION_ITEMS = json_converter(tuple[ActionItem, ...])
 
 
 async def report_state(access: ReadAccess, engagement_id: str) -> dict[str, Any]:
@@ -231,4 +234,4 @@ async def engagement_states(
         last = rows[-1]
         # The id as text (the cursors of every list agree).
         next_cursor = encode_cursor([last["created_at"], last["id"]])
-    return [state_of_row(row) for row in rows], next_cursor
+    return [MAPPER.state_from_row(row) for row in rows], next_cursor
