@@ -63,7 +63,9 @@ class ReplicaLookup(Generic[T]):
     async def find_many(
         self, session: AsyncSession, ids: Iterable[str], *, bearer: str | None
     ) -> dict[str, T]:
-        wanted = list(dict.fromkeys(c for c in (parse_id(str(i)) for i in ids) if c))
+        # Each id once before it is parsed: a batch names the same few records again and again.
+        named = dict.fromkeys(ids)
+        wanted = list(dict.fromkeys(c for c in (parse_id(str(i)) for i in named) if c))
         if not wanted:
             return {}
         rows = await session.execute(sa.select(self.replica).where(self.replica.c.id.in_(wanted)))
