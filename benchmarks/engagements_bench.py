@@ -7,7 +7,7 @@ rows, in the same run.
     eval "$(bash ops/local/stack.sh env)"
     .venv/bin/python benchmarks/engagements_bench.py [--engagements 20000] [--seconds 8]
         [--connections 32] [--batch 500] [--batches 20] [--messages 5000]
-        [--only-ingestion] [--py-spy PREFIX]   # PY_SPY=path/to/py-spy when not on PATH
+        [--only-ingestion] [--updates] [--py-spy PREFIX]   # PY_SPY=path/to/py-spy if not on PATH
 
 - Scratch database (dropped at the end): the organization replica (a ministry, the foundation
   under it that leads the engagements, partners, another ministry), the agreements replica, and
@@ -28,6 +28,10 @@ rows, in the same run.
   beforehand): items/s over the fetched batches after the first (each one transaction), p50/p99
   of a batch; service CPU per item applied after it was ready; compared with the raw inserts
   run again right after it.
+- `--updates`: each door's items pushed again with a changed outcome (an update of each held
+  engagement, its event and audit entry): the batch door's right after its new items, the Kafka
+  door's as a second backlog once the first is applied; rates as for the new items (no raw
+  baseline for these).
 """
 
 from __future__ import annotations
@@ -326,13 +330,25 @@ def items(prefix: str, lead: str, partners: list[str], count: int) -> list[dict[
     ]
 
 
+def revised(items_: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same items with a changed outcome: each an update of the engagement it made."""
+    return [{**item, "outcome": f"{item['outcome']} (revised)"} for item in items_]
+
+
 class BatchDoor:
     """POST /v1/ingest/engagements, a batch at a time (bodies encoded beforehand, as the raw
     inserts' rows are built beforehand: the client's work is no part of either rate)."""
 
-    def __init__(self, base_url: str, token: str, batches: list[list[dict[str, Any]]]) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        batches: list[list[dict[str, Any]]],
+        outcome: str = "created",
+    ) -> None:
         import httpx
 
+        self.outcome = outcome  # what every item of a batch must be
         self.sizes = [len(batch) for batch in batches]
         self.bodies = [json.dumps({"items": batch}).encode() for batch in batches]
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -344,7 +360,7 @@ class BatchDoor:
             "/v1/ingest/engagements", content=self.bodies[n], headers=self.headers
         )
         elapsed = time.perf_counter() - t
-        if response.status_code != 200 or response.json()["created"] != self.sizes[n]:
+        if response.status_code != 200 or response.json()[self.outcome] != self.sizes[n]:
             raise RuntimeError(f"batch refused: {response.status_code} {response.text[:500]}")
         return elapsed
 
@@ -481,20 +497,23 @@ async def applied_count(url: str) -> int:
         await conn.close()
 
 
-async def kafka_door(url: str, count: int, timeout_s: float) -> dict:
-    """Wait for the consumer to apply `count` messages; its rate over the fetched batches after
-    the first (each applied in one transaction, ended when its messages are remembered), and
-    the time each of them took (from the previous one's end)."""
+async def kafka_door(url: str, count: int, timeout_s: float, before: int = 0) -> dict:
+    """Wait for the consumer to apply `count` messages (after the `before` applied earlier);
+    its rate over the fetched batches after the first (each applied in one transaction, ended
+    when its messages are remembered), and the time each of them took (from the previous one's
+    end)."""
     conn = await asyncpg.connect(_plain(url))
     try:
         deadline = time.perf_counter() + timeout_s
-        while await conn.fetchval("SELECT count(*) FROM ingested_messages") < count:
+        while await conn.fetchval("SELECT count(*) FROM ingested_messages") < before + count:
             if time.perf_counter() > deadline:
                 raise RuntimeError(f"not every one of {count} messages applied in time")
             await asyncio.sleep(0.2)
         batches = await conn.fetch(
-            "SELECT count(*) AS size, max(received_at) AS ended FROM ingested_messages "
-            "GROUP BY xmin::text ORDER BY ended"
+            "SELECT count(*) AS size, max(received_at) AS ended FROM ("
+            "SELECT xmin::text AS tx, received_at FROM ingested_messages "
+            "ORDER BY received_at OFFSET $1) AS t GROUP BY tx ORDER BY ended",
+            before,
         )
     finally:
         await conn.close()
@@ -582,6 +601,11 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument(
         "--only-ingestion", action="store_true", help="skip the wrk scenarios (GET, list, create)"
+    )
+    parser.add_argument(
+        "--updates",
+        action="store_true",
+        help="each door's items again with a changed outcome (updates of what they made)",
     )
     parser.add_argument(
         "--py-spy",
@@ -675,6 +699,17 @@ async def main() -> None:
             with profiled(pid, args.py_spy, "batch"):
                 door, baseline = await interleaved([door_path, raw_path], args.batches)
             door["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1000 / (size * args.batches) * 1000
+            if args.updates:
+                again = [revised(batch) for batch in batches("door")]
+                door_updates = BatchDoor(service.base_url, job, again, outcome="updated")
+                cpu = cpu_seconds(pid)
+                try:
+                    [door_updated] = await interleaved([door_updates], args.batches)
+                finally:
+                    await door_updates.close()
+                door_updated["cpu_ms"] = (
+                    (cpu_seconds(pid) - cpu) * 1000 / (size * args.batches) * 1000
+                )
         finally:
             await door_path.close()
             await raw_path.conn.close()
@@ -692,6 +727,17 @@ async def main() -> None:
         kafka["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1000 / (args.messages - before) * 1000
         # The Kafka door's baseline: the same raw inserts right after it.
         after_kafka = await raw_only(url, lead, batches("raw-after-kafka"))
+        if args.updates:
+            # The same messages' items again, changed: a second backlog, applied as updates.
+            service.stop()
+            before = await applied_count(url)
+            await publish(bootstrap, topic, revised(items("kafka", lead, partners, args.messages)))
+            service = processes.start_service("engagements", environment, folder, ready_timeout=120)
+            pid = service.process.pid
+            cpu, ready = cpu_seconds(pid), await applied_count(url)
+            kafka_updated = await kafka_door(url, args.messages, timeout_s=300, before=before)
+            applied = before + args.messages - ready
+            kafka_updated["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1000 / applied * 1000
         print(
             f"\nsustained ingestion: {args.batches} batches of {size} new items, the batch "
             "door's and the raw inserts' in turn; then Kafka: "
@@ -719,6 +765,16 @@ async def main() -> None:
                 + (f"{result['cpu_ms']:,.0f} |" if "cpu_ms" in result else "– |"),
                 flush=True,
             )
+        if args.updates:
+            for label, result, unit in (
+                ("POST /v1/ingest/engagements, updates", door_updated, "per batch"),
+                ("engagements.ingest.v1, updates", kafka_updated, "per fetched batch"),
+            ):
+                print(
+                    f"| {label} | {result['items_per_s']:,.0f} | – | {result['p50_ms']:,.0f} / "
+                    f"{result['p99_ms']:,.0f} ({unit}) | {result['cpu_ms']:,.0f} |",
+                    flush=True,
+                )
     finally:
         if service is not None:
             service.stop()
