@@ -230,22 +230,28 @@ def test_a_user_writing_another_services_topic_is_reported(validator, rendered, 
 
 
 def test_the_acls_follow_the_brief(catalog):
-    """Who writes and reads what (docs/architecture.md), spelled out once more by hand."""
+    """Who writes and reads what (docs/architecture.md), spelled out once more by hand. A
+    topic's producer may also read its dead letters: `tansiq events redrive` runs as it."""
 
     def rules(principal: str) -> set[tuple[str, str, frozenset[str]]]:
         return {(a.name, a.pattern, frozenset(a.operations)) for a in catalog.access(principal)}
 
     w, r = frozenset({"Write", "Describe"}), frozenset({"Read", "Describe"})
     group = frozenset({"Read"})
-    assert rules("registry") == {("registry.organization.v1", "literal", w)}
+    assert rules("registry") == {
+        ("registry.organization.v1", "literal", w),
+        ("registry.organization.v1.dlq", "literal", r),
+    }
     assert rules("agreements") == {
         ("agreements.agreement.v1", "literal", w),
+        ("agreements.agreement.v1.dlq", "literal", r),
         ("registry.organization.v1", "literal", r),
         ("registry.organization.v1.dlq", "literal", w),
         ("agreements.", "prefix", group),
     }
     assert rules("engagements") == {
         ("engagements.engagement.v1", "literal", w),
+        ("engagements.engagement.v1.dlq", "literal", r),
         *(
             rule
             for topic in (
@@ -259,7 +265,9 @@ def test_the_acls_follow_the_brief(catalog):
     }
     assert rules("reporting") == {
         ("reporting.finding.v1", "literal", w),
+        ("reporting.finding.v1.dlq", "literal", r),
         ("reporting.indicator.v1", "literal", w),
+        ("reporting.indicator.v1.dlq", "literal", r),
         *(
             rule
             for topic in (
@@ -271,7 +279,10 @@ def test_the_acls_follow_the_brief(catalog):
         ),
         ("reporting.", "prefix", group),
     }
-    assert rules("integration") == {("engagements.ingest.v1", "literal", w)}
+    assert rules("integration") == {
+        ("engagements.ingest.v1", "literal", w),
+        ("engagements.ingest.v1.dlq", "literal", r),
+    }
 
 
 def test_a_service_with_someone_elses_kafka_credentials_is_reported(validator, rendered, overlay):
