@@ -162,3 +162,15 @@ async def test_a_closed_pool_refuses_and_closes_what_comes_back(dsn: str) -> Non
     assert pool.open_connections == 0
     with pytest.raises(ServiceUnavailable):
         await pool.acquire()
+
+
+async def test_a_waiter_handed_a_place_as_the_pool_closes_opens_nothing(dsn: str) -> None:
+    pool = DriverPool(dsn, size=1, timeout=5, server_settings=SETTINGS)
+    held = await pool.acquire()
+    waiting = asyncio.create_task(pool.acquire())
+    await asyncio.sleep(0.01)
+    await pool.close()
+    pool.release(held)  # closed, and its place handed to the waiter
+    with pytest.raises(ServiceUnavailable):
+        await asyncio.wait_for(waiting, 5)
+    assert pool.open_connections == 0

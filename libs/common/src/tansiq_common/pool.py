@@ -192,6 +192,9 @@ class DriverPool:
 
     async def _open(self) -> asyncpg.Connection:
         """A new connection in a place already taken; the place is handed on if it fails."""
+        if self._closed:  # a waiter handed a place as the pool closed
+            self._hand_on(None)
+            raise ServiceUnavailable("The service is stopping; retry.", retry_after=1)
         try:
             connection = await asyncpg.connect(
                 self.dsn,
