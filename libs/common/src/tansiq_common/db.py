@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any, NoReturn
+from typing import Any
 
 import asyncpg
 from sqlalchemy import MetaData, event, make_url, text
@@ -90,6 +88,7 @@ class Database:
         max_overflow: int = 10,
         statement_timeout_ms: int = 30_000,
         application_name: str = "tansiq",
+        pool_timeout: float = 30.0,
         read_pool_size: int | None = None,
         **engine_options: Any,
     ) -> None:
@@ -108,6 +107,7 @@ class Database:
             max_overflow=0,
             # Waiting requests get connections in the order they asked (tansiq_common.pool).
             poolclass=FairPool,
+            pool_timeout=pool_timeout,
             # No ping per checkout (a round trip on every request): a connection the database
             # dropped fails its statement, SQLAlchemy invalidates the pool, and the request
             # answers 503 with Retry-After (tansiq_common.problems), so a retry gets a new one.
@@ -122,7 +122,7 @@ class Database:
         self.driver_pool = DriverPool(
             make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
             size=read_pool_size or pool_size,
-            timeout=float(engine_options.get("pool_timeout", 30.0)),
+            timeout=pool_timeout,
             server_settings=server_settings,
         )
         self.reads = DriverReads(self.driver_pool)
@@ -154,24 +154,14 @@ class DriverReads:
     def __init__(self, pool: DriverPool) -> None:
         self.pool = pool
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
-        connection = await self.pool.acquire()
-        # Closed unless the block ends normally or by an error that leaves it sound: a
-        # request cancelled mid-statement (BaseException) leaves its protocol state unknown.
-        discard = True
-        try:
-            yield connection
-            discard = False
-        except Exception as exc:
-            discard = _connection_lost(exc)
-            _raise_answer(exc)
-        finally:
-            self.pool.release(connection, discard=discard)
+    def connection(self) -> _Checkout:
+        """`async with reads.connection() as connection:` for several statements."""
+        return _Checkout(self.pool)
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await self._run(asyncpg.Connection.fetchrow, sql, args)
-        return row
+        async with _Checkout(self.pool) as connection:
+            row: asyncpg.Record | None = await connection.fetchrow(sql, *args)
+            return row
 
     async def fetch(
         self, sql: str, *args: Any, plan_per_call: bool = False
@@ -183,23 +173,40 @@ class DriverReads:
         rare term, or trigram bitmaps that sort thousands of rows for common ones
         (`benchmarks/registry_bench.py --explain` shows both). A plan per pattern costs about a
         millisecond of planning and is right for rare and common terms alike."""
-        method = _fetch_planned_per_call if plan_per_call else asyncpg.Connection.fetch
-        rows: list[asyncpg.Record] = await self._run(method, sql, args)
-        return rows
+        async with _Checkout(self.pool) as connection:
+            if plan_per_call:
+                return await _fetch_planned_per_call(connection, sql, *args)
+            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
+            return rows
 
-    async def _run(self, method: Any, sql: str, args: tuple[Any, ...]) -> Any:
-        # connection() written out: no generator-based context manager on the hottest path.
-        connection = await self.pool.acquire()
-        discard = True
-        try:
-            result = await method(connection, sql, *args)
-            discard = False
-            return result
-        except Exception as exc:
-            discard = _connection_lost(exc)
-            _raise_answer(exc)
-        finally:
-            self.pool.release(connection, discard=discard)
+
+class _Checkout:
+    """A connection of the driver pool for one block, and what its failure is answered as. A
+    class, not a generator-based context manager: it is on every read's path.
+
+    The connection is closed unless the block ends normally or by an error that leaves it
+    sound: a request cancelled mid-statement (BaseException) leaves its protocol state unknown.
+    """
+
+    __slots__ = ("connection", "pool")
+
+    def __init__(self, pool: DriverPool) -> None:
+        self.pool = pool
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        self.connection = await self.pool.acquire()
+        return self.connection
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        if exc is None:
+            self.pool.release(self.connection)
+            return
+        self.pool.release(self.connection, discard=_connection_lost(exc))
+        answer = _answer(exc)
+        if answer is not None:
+            raise answer from None
 
 
 async def _fetch_planned_per_call(
@@ -215,16 +222,19 @@ async def _fetch_planned_per_call(
 
 
 def _connection_lost(exc: BaseException) -> bool:
-    return isinstance(exc, OSError | asyncpg.InterfaceError | asyncpg.PostgresConnectionError)
+    # A cancelled request (not an Exception) is counted as lost: its statement may be mid-way.
+    return not isinstance(exc, Exception) or isinstance(
+        exc, OSError | asyncpg.InterfaceError | asyncpg.PostgresConnectionError
+    )
 
 
-def _raise_answer(exc: Exception) -> NoReturn:
-    """A read's failure as it is answered: 503 for a lost connection, 422 for a value the
-    database cannot hold, else the error itself."""
+def _answer(exc: BaseException) -> Exception | None:
+    """What a read's failure is answered as: 503 for a lost connection, 422 for a value the
+    database cannot hold; None: the error itself."""
+    if not isinstance(exc, Exception):
+        return None
     if _connection_lost(exc):
-        raise ServiceUnavailable(
-            "The database connection was lost; retry.", retry_after=1
-        ) from None
+        return ServiceUnavailable("The database connection was lost; retry.", retry_after=1)
     if _not_storable(exc):
-        raise _refused_value() from None
-    raise exc
+        return _refused_value()
+    return None
