@@ -15,6 +15,8 @@ import contextlib
 import json
 import logging
 from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -34,20 +36,53 @@ def _expire(waiter: asyncio.Future[Any]) -> None:
         waiter.set_exception(Empty())
 
 
+class WaitingLine(Generic[_T]):
+    """Waiters served in the order they came: what is returned goes to the oldest one still
+    waiting (one that timed out or was cancelled is passed over)."""
+
+    def __init__(self) -> None:
+        self._waiters: deque[asyncio.Future[_T]] = deque()
+
+    def hand(self, item: _T) -> bool:
+        """Give `item` to the oldest waiter; False when no one waits."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(item)
+                return True
+        return False
+
+    @contextmanager
+    def place(
+        self, timeout: float | None, pass_on: Callable[[_T], None]
+    ) -> Iterator[asyncio.Future[_T]]:
+        """A place at the end of the line: a future that gets an item, or raises Empty after
+        `timeout`. Handed an item, then cancelled before taking it: `pass_on` gives it on."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[_T] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
+        try:
+            yield waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                pass_on(waiter.result())
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+
 class FairQueue(AsyncAdaptedQueue[_T], Generic[_T]):
     """The pool's queue: items go to waiters in the order they came, then to the queue."""
 
     def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
         super().__init__(maxsize, use_lifo)
-        self._waiters: deque[asyncio.Future[_T]] = deque()
+        self._line: WaitingLine[_T] = WaitingLine()
 
     def put_nowait(self, item: _T) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():  # timed out or cancelled: the next one
-                waiter.set_result(item)
-                return
-        super().put_nowait(item)
+        if not self._line.hand(item):
+            super().put_nowait(item)
 
     def put(self, item: _T, block: bool = True, timeout: float | None = None) -> None:
         # The pool returns connections without blocking; a returned connection never waits.
@@ -60,20 +95,8 @@ class FairQueue(AsyncAdaptedQueue[_T], Generic[_T]):
         except Empty:
             if not block:
                 raise
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[_T] = loop.create_future()
-        self._waiters.append(waiter)
-        timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
-        try:
+        with self._line.place(timeout, self.put_nowait) as waiter:
             return await_(waiter)
-        except BaseException:
-            # Handed a connection, then cancelled before taking it: give it to the next one.
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self.put_nowait(waiter.result())
-            raise
-        finally:
-            if timer is not None:
-                timer.cancel()
 
 
 class FairPool(AsyncAdaptedQueuePool):
@@ -115,7 +138,7 @@ class DriverPool:
         self._connect_timeout = connect_timeout
         self._idle: list[asyncpg.Connection] = []
         # A waiter is handed a connection, or None: a place freed, for it to open one itself.
-        self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
+        self._line: WaitingLine[asyncpg.Connection | None] = WaitingLine()
         self._places_taken = 0  # connections open, or being opened
         self._closed = False
 
@@ -160,35 +183,22 @@ class DriverPool:
     def _hand_on(self, connection: asyncpg.Connection | None) -> None:
         """A connection (or, with None, the place of one that was closed) to the oldest waiter,
         else to the idle list (or the place is given up)."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():  # timed out or cancelled: the next one
-                waiter.set_result(connection)
-                return
+        if self._line.hand(connection):
+            return
         if connection is None:
             self._places_taken -= 1
         else:
             self._idle.append(connection)
 
     async def _wait(self) -> asyncpg.Connection | None:
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[asyncpg.Connection | None] = loop.create_future()
-        self._waiters.append(waiter)
-        timer = loop.call_later(self.timeout, _expire, waiter)
         try:
-            return await waiter
+            with self._line.place(self.timeout, self._hand_on) as waiter:
+                return await waiter
         except Empty:
             log.warning("no free database connection for a read within %ss", self.timeout)
             raise ServiceUnavailable(
                 "Every database connection is busy; retry shortly.", retry_after=1
             ) from None
-        except BaseException:
-            # Handed a connection (or a place), then cancelled before taking it: pass it on.
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self._hand_on(waiter.result())
-            raise
-        finally:
-            timer.cancel()
 
     async def _open(self) -> asyncpg.Connection:
         """A new connection in a place already taken; the place is handed on if it fails."""
