@@ -22,11 +22,10 @@ from tansiq_common.deps import (
     versioned,
 )
 from tansiq_common.pagination import DEFAULT_LIMIT, Cursor, Limit
-from tansiq_common.problems import Forbidden, UnprocessableEntity, problem_responses
-from tansiq_common.repository import parse_id
+from tansiq_common.problems import UnprocessableEntity, problem_responses
 
 from tansiq_engagements.engagements import queries
-from tansiq_engagements.engagements.ingest import BatchIngestion
+from tansiq_engagements.engagements.ingest import BatchIngestion, integration_leads
 from tansiq_engagements.engagements.model import (
     EARLIEST_YEAR,
     LATEST_YEAR,
@@ -66,7 +65,6 @@ INGEST = authorize(Role.integration)
 
 # The claim naming the organizations an integration token pushes engagements for.
 ORGS_CLAIM = "orgs"
-MAX_CLAIMED_ORGS = 100
 
 LookupsDep = Annotated[Lookups, Depends(get_lookups)]
 
@@ -354,35 +352,15 @@ async def update_action_item(
 # --- ingestion ---------------------------------------------------------------------------------
 
 
-async def integration_leads(
+async def leads_of_token(
     request: Request,
     scope: Scope,
     principal: Principal = Depends(INGEST),
 ) -> frozenset[str]:
-    """The organizations an integration token pushes engagements for: those its `orgs` claim
-    lists (each with the organizations below it) or, without the claim, its own organization
-    and those below it."""
-    claims = _claims_of_verified_token(bearer_of(request))
-    listed = claims.get(ORGS_CLAIM)
-    if listed is None:
-        return scope.descendants
-    if (
-        not isinstance(listed, list)
-        or len(listed) > MAX_CLAIMED_ORGS
-        or not all(isinstance(org, str) for org in listed)
-    ):
-        raise Forbidden(
-            f"The token's `{ORGS_CLAIM}` claim must list at most {MAX_CLAIMED_ORGS} "
-            "organization ids.",
-            slug="invalid-orgs-claim",
-        )
-    directory = request.app.state.organization_directory
-    leads: set[str] = set()
-    for org in listed:
-        canonical = parse_id(org)
-        if canonical is not None:
-            leads |= (await directory.scope_of(canonical)).descendants
-    return frozenset(leads)
+    """The organizations the integration token pushes engagements for (its `orgs` claim, the
+    rule in `ingest.integration_leads`)."""
+    claimed = _claims_of_verified_token(bearer_of(request)).get(ORGS_CLAIM)
+    return await integration_leads(claimed, scope, request.app.state.organization_directory)
 
 
 def _claims_of_verified_token(token: str | None) -> dict[str, Any]:
@@ -422,7 +400,7 @@ async def ingest_engagements(
     uow: Uow,
     lookups: LookupsDep,
     scope: Scope,
-    leads: frozenset[str] = Depends(integration_leads),
+    leads: frozenset[str] = Depends(leads_of_token),
     principal: Principal = Depends(INGEST),
 ) -> dict[str, Any]:
     items: Any = body.items
@@ -434,11 +412,6 @@ async def ingest_engagements(
         raise UnprocessableEntity(
             f"A batch holds at most {MAX_BATCH} items; this one has {len(items)}.",
             slug="batch-too-large",
-        )
-    if not leads:
-        raise Forbidden(
-            "This integration token is for no organization the registry knows.",
-            slug="organization-scope",
         )
     ingestion = BatchIngestion(
         uow, lookups, principal=principal, scope=scope, bearer=bearer_of(request), leads=leads

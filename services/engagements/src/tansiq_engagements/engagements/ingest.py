@@ -30,12 +30,14 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import ARRAY
 from tansiq_common.auth import OrgScope, Principal
+from tansiq_common.auth.scope import OrganizationDirectory
 from tansiq_common.context import current_request_id, current_traceparent
-from tansiq_common.domain import DomainError, StateEvent, Unavailable
+from tansiq_common.domain import DomainError, NotAllowed, StateEvent, Unavailable
 from tansiq_common.events.consumer import ConsumerSpec
 from tansiq_common.events.contracts import INGEST_TOPIC, INTEGRATION_SOURCE_PREFIX
 from tansiq_common.events.envelope import Envelope, InvalidEvent
 from tansiq_common.events.outbox import NOTIFY
+from tansiq_common.repository import parse_id
 from tansiq_common.uow import UnitOfWork
 
 from tansiq_engagements.engagements.model import Engagement, References
@@ -50,6 +52,7 @@ from tansiq_engagements.engagements.schemas import MAX_BATCH, EngagementIngestIt
 from tansiq_engagements.engagements.service import (
     ENTITY,
     EngagementService,
+    OutsideOrganization,
     ingest_fields,
 )
 from tansiq_engagements.engagements.tables import ingested_messages
@@ -65,6 +68,37 @@ RETRIED_SQLSTATES = frozenset({"40P01", "40001"})
 ITEM_ATTEMPTS = 3
 
 _ITEM = pydantic.TypeAdapter(EngagementIngestItem)
+
+# The most organizations one integration token may be for (its `orgs` claim).
+MAX_CLAIMED_ORGS = 100
+
+
+class InvalidOrgsClaim(NotAllowed):
+    slug = "invalid-orgs-claim"
+
+
+async def integration_leads(
+    claimed: Any, own: OrgScope, directory: OrganizationDirectory
+) -> frozenset[str]:
+    """The organizations an integration job pushes engagements for: those its token's `orgs`
+    claim lists (`claimed`, each with the organizations below it) or, without the claim (None),
+    its own organization (`own`) and those below it. A malformed claim is refused."""
+    if claimed is None:
+        return own.descendants
+    if (
+        not isinstance(claimed, list)
+        or len(claimed) > MAX_CLAIMED_ORGS
+        or not all(isinstance(org, str) for org in claimed)
+    ):
+        raise InvalidOrgsClaim(
+            f"The token's `orgs` claim must list at most {MAX_CLAIMED_ORGS} organization ids."
+        )
+    leads: set[str] = set()
+    for org in dict.fromkeys(claimed):
+        canonical = parse_id(org)
+        if canonical is not None:
+            leads |= (await directory.scope_of(canonical)).descendants
+    return frozenset(leads)
 
 
 class ItemInvalid(Exception):
@@ -374,6 +408,10 @@ class BatchIngestion:
         self.leads = leads
 
     async def run(self, raw_items: Sequence[Any]) -> dict[str, Any]:
+        if not self.leads:
+            raise OutsideOrganization(
+                "This integration token is for no organization the registry knows."
+            )
         results: list[ItemResult | None] = [None] * len(raw_items)
         valid: list[Item] = []
         origin = Origin(current_request_id(), current_traceparent())
