@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from tansiq_common.db import Database
 from tansiq_common.events.consumer import ConsumerRunner, ConsumerSettings
-from tansiq_common.testing.kafka import read_topic
+from tansiq_common.testing.kafka import FetchedRecord, read_topic
 from tansiq_engagements.engagements.ingest import INGEST_EVENT_TYPE, ingest_consumer
 from tansiq_engagements.lookups import replica_lookups
 
@@ -23,24 +22,7 @@ TOPIC = "engagements.ingest.v1"
 CALENDAR = "/tansiq/integration/calendar"
 
 
-@dataclass(frozen=True)
-class Record:
-    """A fetched message, as aiokafka hands it to the runner."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-
-    @property
-    def id(self) -> str:
-        return dict(self.headers)["ce_id"].decode()
-
-
-def records(topic: str, *messages: tuple[Any, str]) -> list[Record]:
+def records(topic: str, *messages: tuple[Any, str]) -> list[FetchedRecord]:
     """(item, ce_source) each, at consecutive offsets of partition 0."""
     out = []
     for offset, (item, source) in enumerate(messages):
@@ -54,7 +36,7 @@ def records(topic: str, *messages: tuple[Any, str]) -> list[Record]:
             "traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
         }
         out.append(
-            Record(
+            FetchedRecord(
                 topic, 0, offset, 0, f"{item.get('source')}:{item.get('external_id')}".encode(),
                 json.dumps(item).encode(), [(k, v.encode()) for k, v in headers.items()],
             )

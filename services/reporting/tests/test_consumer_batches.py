@@ -6,11 +6,11 @@ set while its record is evaluated survives the evaluation."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from tansiq_common.events.consumer import ConsumerRunner
 from tansiq_common.events.contracts import AGREEMENT_TOPIC, ENGAGEMENT_TOPIC
+from tansiq_common.testing.kafka import FetchedRecord
 from tansiq_reporting.consumer import reporting_consumer
 from tansiq_reporting.readmodels import store
 from tansiq_reporting.readmodels.tables import rm_engagements
@@ -18,22 +18,11 @@ from tansiq_reporting.readmodels.tables import rm_engagements
 from .world import Published
 
 
-@dataclass
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-
-
-def records(events: list[Published]) -> list[Record]:
+def records(events: list[Published]) -> list[FetchedRecord]:
     out = []
     for offset, event in enumerate(events):
         key, value, headers = event.record()
-        out.append(Record(event.topic, 0, offset, 0, key, value, headers))
+        out.append(FetchedRecord(event.topic, 0, offset, 0, key, value, headers))
     return out
 
 

@@ -5,6 +5,8 @@
 - ``private_broker()``: a throw-away single-node KRaft broker of its own (own data dir, free ports,
   256 MB heap) that a test may stop and start; the shared broker is never touched.
 - ``read_topic(...)``: every record of some topics from the beginning, without a consumer group.
+- ``FetchedRecord``: a message as aiokafka hands it to a consumer, for driving a runner's batch
+  without a broker.
 """
 
 from __future__ import annotations
@@ -32,6 +34,24 @@ from tansiq_common.events.topics import DOMAIN_TOPICS, delete_topics, ensure_top
 from tansiq_common.testing.processes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
+
+
+@dataclass(frozen=True)
+class FetchedRecord:
+    """A fetched message, with the fields of aiokafka's ConsumerRecord a runner reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+    @property
+    def id(self) -> str:
+        """Its CloudEvents id (`ce_id`)."""
+        return dict(self.headers)["ce_id"].decode()
 
 
 @pytest.fixture(scope="session")
