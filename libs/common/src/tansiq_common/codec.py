@@ -430,53 +430,6 @@ def _build_encoder(tp: Any) -> Encoder:
 
 
 def _dataclass_encoder(tp: type) -> Encoder:
-    """One function per dataclass, written out field by field (as `dataclasses` writes
-    `__init__`): a field of a plain type (text, number, time, choice, or none of them) is
-    encoded in place, without a call per field; the others call their own encoder."""
-    scope: dict[str, Any] = {"tp": tp, "to_json": to_json, "Enum": Enum}
-    members = []
-    for n, (name, hint) in enumerate(state_fields(tp)):
-        if not name.isidentifier():  # not reachable as an attribute: the generic way
-            return _generic_dataclass_encoder(tp)
-        members.append(f"{name!r}: {_encoded(hint, f'value.{name}', f'v{n}', scope)}")
-    source = (
-        "def encode(value):\n"
-        "    if type(value) is not tp:\n"
-        "        return to_json(value)\n"
-        f"    return {{{', '.join(members)}}}\n"
-    )
-    exec(source, scope)  # noqa: S102 - our own text, from the class's field names and types
-    encode: Encoder = scope["encode"]
-    return encode
-
-
-def _encoded(hint: Any, read: str, var: str, scope: dict[str, Any]) -> str:
-    """An expression giving `typed_encoder(hint)(<read>)`, reading the value once."""
-    origin = typing.get_origin(hint)
-    if origin is typing.Union or origin is types.UnionType:
-        options = [a for a in typing.get_args(hint) if a is not type(None)]
-        if len(options) == 1 and _plain(options[0]):
-            return (
-                f"(None if ({var} := {read}) is None else {_encoded(options[0], var, var, scope)})"
-            )
-    elif _plain(hint):
-        if issubclass(hint, Enum):
-            # `_value_` is what `.value` answers, without the descriptor.
-            return f"({var}._value_ if isinstance({var} := {read}, Enum) else to_json({var}))"
-        scope[hint.__name__] = hint
-        convert = ".isoformat()" if hint in (datetime, date) else ""
-        return f"({var}{convert} if type({var} := {read}) is {hint.__name__} else to_json({var}))"
-    scope[f"encode_{var}"] = typed_encoder(hint)
-    return f"encode_{var}({read})"
-
-
-def _plain(hint: Any) -> bool:
-    return isinstance(hint, type) and (
-        hint in (str, int, float, bool, datetime, date) or issubclass(hint, Enum)
-    )
-
-
-def _generic_dataclass_encoder(tp: type) -> Encoder:
     fields = [(name, typed_encoder(hint)) for name, hint in state_fields(tp)]
 
     def encode(value: Any) -> Any:
