@@ -117,28 +117,18 @@ class EngagementRepository(VersionedRepository[Engagement]):
 
     async def by_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Engagement]:
         """The engagements with these (source, external_id), locked for update in id order
-        (every writer locks in the same order: no deadlock between batches)."""
-        if not keys:
-            return {}
-        t = engagements
-        stmt = (
-            sa.select(t)
-            .where(sa.tuple_(t.c.source, t.c.external_id).in_([tuple(k) for k in keys]))
-            .order_by(t.c.id)
-            .with_for_update()
-        )
-        found: dict[tuple[str, str], Engagement] = {}
-        for row in await self.session.execute(stmt):
-            engagement = self.to_model(row)
+        (`lock_keys`) and handed to the unit of work."""
+        found = await self.lock_keys(keys)
+        for engagement in found.values():
             self._seen(engagement)
-            found[(engagement.source, engagement.external_id or "")] = engagement
         return found
 
     async def lock_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Engagement]:
-        """Like `by_keys`, but the engagements are not handed to the unit of work: a batch
-        plans its changes on them and writes them, their events and audit entries itself. The
-        keys travel as two arrays joined on the unique index (a list of row values is
-        planned as a scan of the table)."""
+        """The engagements with these (source, external_id), locked for update in id order
+        (every writer locks in the same order: no deadlock between batches). They are not
+        handed to the unit of work (`by_keys` does): a batch plans its changes on them and
+        writes them, their events and audit entries itself. The keys travel as two arrays
+        joined on the unique index (a list of row values is planned as a scan of the table)."""
         if not keys:
             return {}
         t = engagements
