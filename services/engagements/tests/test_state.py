@@ -15,6 +15,8 @@ from tansiq_engagements.engagements.model import (
     References,
     Status,
 )
+from tansiq_engagements.engagements.repository import DERIVED_COLUMNS, EngagementRepository
+from tansiq_engagements.engagements.tables import engagements
 
 NOW = datetime(2026, 1, 1, 8, 30, 15, 123456, tzinfo=UTC)
 LEAD = OrgFacts("lead", national=True, country="QA", ministry_id="ministry")
@@ -126,3 +128,16 @@ def test_values_not_of_their_declared_type_are_left_to_the_generic_encoder():
     assert odd.snapshot()["report_due_on"] == "2025-03-24T09:00:00+00:00"
     assert encoder(Kind)("meeting") == "meeting"
     assert encoder(date | None)(None) is None
+
+
+def test_an_ingestion_row_is_the_state_and_the_derived_columns_the_table_has():
+    # The bulk writes take an event's state from its row less DERIVED_COLUMNS: a derived column
+    # not named there would end up in the events.
+    engagement = full()
+    repo = EngagementRepository(None)  # type: ignore[arg-type]  # mapping only: no session
+    assert list(repo.extra_columns(engagement)) == list(DERIVED_COLUMNS)
+    state = repo.state_of(engagement)
+    assert state is engagement.events[-1].state
+    row = repo.row_of(engagement, state)
+    assert sorted(row) == sorted(c.name for c in engagements.c)
+    assert {k: v for k, v in row.items() if k not in DERIVED_COLUMNS} == to_json(engagement)
