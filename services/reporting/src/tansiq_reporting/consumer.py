@@ -1,8 +1,8 @@
 """The reporting consumer: every domain topic into the replicas (`tansiq replay reporting`
 rebuilds them, see tansiq_reporting.rebuild).
 
-Each event fills its replica and marks the records it touched *due*, in its own transaction,
-and wakes the evaluator (NOTIFY), which re-evaluates due records in batches right after
+Each event fills its replica and marks the records it touched *due*, a fetched batch of events
+in one transaction (the runner's batch handler, `apply_events`), and wakes the evaluator (NOTIFY), which re-evaluates due records in batches right after
 (`findings.schedule`): evaluating a whole batch at once costs a fraction of evaluating each
 event alone. The consumer never waits for the evaluator: it writes the records and their mark,
 the evaluator their findings, counters and re-check times, and clears a mark only on the
@@ -18,12 +18,11 @@ they arrive.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from tansiq_common.events.consumer import ConsumerSpec
@@ -33,7 +32,7 @@ from tansiq_common.events.contracts import (
     ORGANIZATION_TOPIC,
     TopicContract,
 )
-from tansiq_common.events.envelope import Envelope
+from tansiq_common.events.envelope import Envelope, InvalidEvent
 
 from tansiq_reporting.findings.evaluation import DUE_CHANNEL
 from tansiq_reporting.readmodels import store
@@ -71,8 +70,8 @@ def _standing(org: Org | None) -> tuple[object, ...] | None:
 
 @dataclass
 class _Pending:
-    """What a transaction's events leave to write as it commits: one statement per table for
-    the whole batch of events rather than one per event (an event's cost was its round trips)."""
+    """What a batch's events leave to write once they are all read: one statement per table for
+    the whole batch rather than one per event (an event's cost was its round trips)."""
 
     engagements: dict[str, list[Engagement]] = field(default_factory=dict)
     agreements: dict[str, list[Agreement]] = field(default_factory=dict)
@@ -82,26 +81,9 @@ class _Pending:
     fresh: dict[str, tuple[Envelope, int]] = field(default_factory=dict)
 
 
-_PENDING = "reporting_pending"
-
-
-def _pending(session: AsyncSession) -> _Pending:
-    pending = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = _Pending()
-        sync = session.sync_session
-        if not event.contains(sync, "before_commit", _write_on_commit):
-            event.listen(sync, "before_commit", _write_on_commit)
-            event.listen(sync, "after_rollback", _forget)
-    return pending
-
-
-def _write_on_commit(session: Session) -> None:
-    """Runs inside the commit, in the transaction that recorded the events as processed: the
-    replicas, due marks and freshness commit with them or not at all."""
-    pending = session.info.pop(_PENDING, None)
-    if pending is None:
-        return
+def _write(session: Session, pending: _Pending) -> None:
+    """The batch's replicas, due marks and freshness, in the transaction that recorded its
+    events as processed: they commit with them or not at all."""
     notify = _write_records(session, pending)
     if pending.due_agreements or pending.due_engagements:
         store.mark_due(session, rm_agreements, pending.due_agreements)
@@ -120,10 +102,6 @@ def _write_on_commit(session: Session) -> None:
                 "count": count,
             },
         )
-
-
-def _forget(session: Session) -> None:
-    session.info.pop(_PENDING, None)
 
 
 def _write_records(session: Session, pending: _Pending) -> bool:
@@ -165,53 +143,70 @@ def _newest(
     return int(newest.version), values(newest)
 
 
+async def apply_events(
+    session: AsyncSession, envelopes: Sequence[Envelope]
+) -> Mapping[str, InvalidEvent]:
+    """The consumer's batch handler: each event is read and queued in order; the organizations'
+    hierarchy is written at once (the records' attribution depends on it), engagements and
+    agreements once the batch is read, in one statement each. Refuses nothing: an event that
+    cannot be read fails the batch, which the runner then applies one event at a time."""
+    pending = _Pending()
+    for envelope in envelopes:
+        if envelope.topic.endswith(ORGANIZATION_TOPIC):
+            await _organization(session, pending, envelope)
+        elif envelope.topic.endswith(AGREEMENT_TOPIC):
+            a = agreement_from_event(envelope.data)
+            pending.agreements.setdefault(a.id, []).append(a)
+            _fresh(pending, envelope)
+        elif envelope.topic.endswith(ENGAGEMENT_TOPIC):
+            e = engagement_from_event(envelope.data)
+            pending.engagements.setdefault(e.id, []).append(e)
+            _fresh(pending, envelope)
+    await session.run_sync(_write, pending)
+    return {}
+
+
+async def _organization(session: AsyncSession, pending: _Pending, envelope: Envelope) -> None:
+    # Records queued before it must be in the replica when those naming it are looked up.
+    await session.run_sync(_write_records, pending)
+    org = organization_from_event(envelope.data)
+    _fresh(pending, envelope)
+    try:
+        previous = await store.upsert_organization(session, org, int(envelope.data["version"]))
+    except store.NotNewer:
+        return
+    changed = await store.rederive_subtree(session, org.id)
+    if _standing(previous) != _standing(org):
+        changed.add(org.id)
+        if (
+            previous is not None
+            and previous.ministry_id == org.id
+            and (previous.country != org.country or previous.scope != org.scope)
+        ):
+            # A ministry's country is that of every record under it.
+            changed |= await store.orgs_of_ministry(session, org.id)
+    if changed:
+        agreements, engagements = await store.records_naming(session, changed)
+        pending.due_agreements |= agreements
+        pending.due_engagements |= engagements
+
+
+def _fresh(pending: _Pending, envelope: Envelope) -> None:
+    """The topic's last applied event, for /v1/freshness."""
+    topic = next((t for t in TOPICS if envelope.topic.endswith(t)), envelope.topic)
+    _, count = pending.fresh.get(topic, (envelope, 0))
+    pending.fresh[topic] = (envelope, count + 1)
+
+
+async def _apply_one(session: AsyncSession, envelope: Envelope) -> None:
+    """One event alone: what the runner falls back to when a batch fails, and what replay runs."""
+    await apply_events(session, [envelope])
+
+
 class ReportingHandlers:
-    """Each event is read and queued on its transaction; the organizations' hierarchy is
-    written at once (the records' attribution depends on it), engagements and agreements as
-    the transaction commits, in one statement each."""
+    """One event of each topic applied alone (tests apply events one by one through these)."""
 
-    async def organization(self, session: AsyncSession, envelope: Envelope) -> None:
-        pending = _pending(session)
-        # Records queued before it must be in the replica when those naming it are looked up.
-        await session.run_sync(_write_records, pending)
-        org = organization_from_event(envelope.data)
-        self._fresh(pending, envelope)
-        try:
-            previous = await store.upsert_organization(session, org, int(envelope.data["version"]))
-        except store.NotNewer:
-            return
-        changed = await store.rederive_subtree(session, org.id)
-        if _standing(previous) != _standing(org):
-            changed.add(org.id)
-            if (
-                previous is not None
-                and previous.ministry_id == org.id
-                and (previous.country != org.country or previous.scope != org.scope)
-            ):
-                # A ministry's country is that of every record under it.
-                changed |= await store.orgs_of_ministry(session, org.id)
-        if changed:
-            agreements, engagements = await store.records_naming(session, changed)
-            pending.due_agreements |= agreements
-            pending.due_engagements |= engagements
-
-    async def agreement(self, session: AsyncSession, envelope: Envelope) -> None:
-        a = agreement_from_event(envelope.data)
-        pending = _pending(session)
-        pending.agreements.setdefault(a.id, []).append(a)
-        self._fresh(pending, envelope)
-
-    async def engagement(self, session: AsyncSession, envelope: Envelope) -> None:
-        e = engagement_from_event(envelope.data)
-        pending = _pending(session)
-        pending.engagements.setdefault(e.id, []).append(e)
-        self._fresh(pending, envelope)
-
-    def _fresh(self, pending: _Pending, envelope: Envelope) -> None:
-        """The topic's last applied event, for /v1/freshness."""
-        topic = next((t for t in TOPICS if envelope.topic.endswith(t)), envelope.topic)
-        _, count = pending.fresh.get(topic, (envelope, 0))
-        pending.fresh[topic] = (envelope, count + 1)
+    organization = agreement = engagement = staticmethod(_apply_one)
 
 
 # Built once: every batch runs it.
@@ -227,25 +222,11 @@ FRESH = sa.text(
 def reporting_consumer(contracts: dict[str, TopicContract] | None = None) -> ConsumerSpec:
     """The consumer of every domain topic. A replay empties the replicas and counters (not the
     findings: see tansiq_reporting.rebuild)."""
-    handlers = ReportingHandlers()
     return ConsumerSpec(
         name=CONSUMER_NAME,
         topics=list(TOPICS),
-        handlers={"*": _by_topic(handlers)},
+        handlers={"*": _apply_one},
+        batch_handler=apply_events,
         tables=[t.name for t in READ_MODEL_TABLES],
         contracts=contracts or {},
     )
-
-
-def _by_topic(
-    handlers: ReportingHandlers,
-) -> Callable[[AsyncSession, Envelope], Awaitable[None]]:
-    async def handle(session: AsyncSession, envelope: Envelope) -> None:
-        if envelope.topic.endswith(ORGANIZATION_TOPIC):
-            await handlers.organization(session, envelope)
-        elif envelope.topic.endswith(AGREEMENT_TOPIC):
-            await handlers.agreement(session, envelope)
-        elif envelope.topic.endswith(ENGAGEMENT_TOPIC):
-            await handlers.engagement(session, envelope)
-
-    return handle
