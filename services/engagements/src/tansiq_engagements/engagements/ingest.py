@@ -631,7 +631,7 @@ async def apply_ingest_batch(
     seen = set(await session.scalars(_SEEN, {"ids": ids}))
     refused: dict[str, InvalidEvent] = {}
     items: list[Item] = []
-    by_index: dict[int, Envelope] = {}
+    applying: list[Envelope] = []  # by the position of their items
     for envelope in envelopes:
         if envelope.id in seen:
             continue
@@ -641,8 +641,8 @@ async def apply_ingest_batch(
             refused[envelope.id] = exc
             continue
         origin = Origin(envelope.id, envelope.headers.get("traceparent"))
-        items.append(Item(len(by_index), fields, key, origin))
-        by_index[len(by_index)] = envelope
+        items.append(Item(len(applying), fields, key, origin))
+        applying.append(envelope)
     # Applied in key order (two writers lock shared rows in the same order); the sort is
     # stable, so a key's messages keep their partition order.
     items.sort(key=lambda item: item.key)
@@ -653,7 +653,7 @@ async def apply_ingest_batch(
         raise RacedWithAnotherWriter("an item was inserted through the other door meanwhile")
     applied = []
     for result in results.values():
-        envelope = by_index[result.index]
+        envelope = applying[result.index]
         if result.retryable:  # not the item's fault: message by message, retried
             raise RacedWithAnotherWriter(f"{envelope.id} needs a service that did not answer")
         if result.result == "rejected":
