@@ -217,7 +217,10 @@ def list_query(
         where.append(f"(created_at, id) > ({bind(created_at)}, {bind(last_id)})")
     # Only column names and $n placeholders are spliced in; every value is bound.
     sql = f"SELECT {_SELECTED} FROM engagements WHERE {' AND '.join(where)}"  # noqa: S608
-    sql += f" ORDER BY created_at, id LIMIT {bind(limit + 1)}"
+    # The table's columns, qualified: a bare `id` here is the output's, the id as text, which
+    # PostgreSQL sorts on its own after reading the (created_at, id) index (an incremental
+    # sort) instead of reading the page in the index's order.
+    sql += f" ORDER BY engagements.created_at, engagements.id LIMIT {bind(limit + 1)}"
     return sql, args
 
 
