@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
@@ -150,3 +150,42 @@ async def keyset_page(
     result = await session.execute(stmt)
     rows = list(result.scalars().all()) if len(stmt.column_descriptions) == 1 else list(result)
     return split_page(rows, order_by, limit)
+
+
+# --- keyset pages for SQL text on the driver's connection (tansiq_common.db.DriverReads) ---------
+
+
+def _qualified(column: sa.ColumnElement[Any]) -> str:
+    # The table's column, never a column of the SELECT's output of the same name (an id
+    # written as text would be sorted on its own, not in the keyset index's order).
+    table = getattr(column, "table", None)
+    name = str(getattr(column, "name", column))
+    return f"{table.name}.{name}" if isinstance(table, sa.Table) else name
+
+
+def order_sql(order_by: Sequence[sa.ColumnElement[Any]]) -> str:
+    """The ORDER BY list of a keyset page, each column qualified by its table."""
+    return ", ".join(_qualified(column) for column in order_by)
+
+
+def after_cursor_sql(
+    order_by: Sequence[sa.ColumnElement[Any]], cursor: str, bind: Callable[[Any], str]
+) -> str:
+    """`after_cursor` as SQL text: `(order_by) > ($n, ...)`, the cursor's values checked and
+    typed as their columns (400 invalid-cursor otherwise) and bound with `bind`."""
+    values = cursor_values(order_by, cursor)
+    return f"({order_sql(order_by)}) > ({', '.join(bind(value) for value in values)})"
+
+
+R = TypeVar("R")
+
+
+def split_records(
+    rows: Sequence[R], limit: int, cursor_of: Callable[[R], Sequence[Any]]
+) -> tuple[Sequence[R], str | None]:
+    """`split_page` for records: rows fetched with `limit + 1` → the page and the next page's
+    cursor (None if last), made of `cursor_of(last row of the page)`."""
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    return page, encode_cursor(cursor_of(page[-1]))

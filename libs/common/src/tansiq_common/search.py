@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 # Harakat, tanween, shadda, sukun, Quranic annotation marks, superscript alef, and tatweel.
@@ -66,4 +67,13 @@ def matches(column: Any, q: str | None) -> list[Any]:
         return []
     return [
         column.like(f"%{like_escape(term)}%", escape="\\") for term in query_terms(q)[:MAX_TERMS]
+    ]
+
+
+def matches_sql(column: str, q: str | None, bind: Callable[[Any], str]) -> list[str]:
+    """`matches` as SQL text on the driver's connection: a `column LIKE $n` clause per term,
+    each pattern bound with `bind`."""
+    return [
+        f"{column} LIKE {bind(f'%{like_escape(term)}%')} ESCAPE '\\'"
+        for term in query_terms(q or "")[:MAX_TERMS]
     ]
