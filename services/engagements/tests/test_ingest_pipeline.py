@@ -28,15 +28,20 @@ class Session:
 class Recording(Bulk):
     """The rules and the encoding left out: what matters is the order."""
 
-    def __init__(self, log: list[str]) -> None:
+    def __init__(self, log: list[str], unchanged: frozenset[int] = frozenset()) -> None:
         uow = SimpleNamespace(session=Session(log))
         super().__init__(SimpleNamespace(uow=uow))  # type: ignore[arg-type]
         self.log, self.checked = log, 0
+        self.unchanged = unchanged  # the slices whose items change nothing
 
     def check(self, items: Any, looked: Looked) -> Plan:
         self.log.append(f"check {self.checked}")
         self.checked += 1
-        return Plan()
+        if self.checked - 1 in self.unchanged:
+            return Plan()
+        # One engagement changed, with its event: something to write and to tell the relay.
+        changed = SimpleNamespace(events=[])
+        return Plan(changed=[(changed, 1)], events=[SimpleNamespace()])  # type: ignore[list-item]
 
     def parameters(self, plan: Plan) -> dict[str, Any]:
         return {"slice": self.checked - 1}
@@ -53,6 +58,19 @@ async def test_each_slice_is_sent_before_the_next_is_checked():
         "check 0", "write 0", "check 1", "write 1", "check 2", "write 2", "check 3", "write 3",
         "notify",
     ]  # fmt: skip
+
+
+async def test_a_slice_that_changes_nothing_is_not_sent_and_the_relay_not_woken():
+    log: list[str] = []
+    origin = Origin(None, None)
+    items = [Item(n, {}, ("calendar", f"{n:05}"), origin) for n in range(SLICE * 2)]
+    looked = Looked({}, {}, None, {}, False)  # type: ignore[arg-type]
+    await Recording(log, unchanged=frozenset({1, 2})).apply(items, looked)
+    assert log == ["check 0", "write 0", "check 1", "check 2", "check 3", "write 3", "notify"]
+    # A batch of items that change nothing (a job pushing again what it pushed): no statement.
+    log.clear()
+    await Recording(log, unchanged=frozenset(range(4))).apply(items, looked)
+    assert log == ["check 0", "check 1", "check 2", "check 3"]
 
 
 def slice_sizes(keys: list[str]) -> list[int]:

@@ -279,10 +279,14 @@ class Bulk:
         results: dict[int, ItemResult] = {}
         raced: set[tuple[str, str]] = set()
         writing: asyncio.Future[set[tuple[str, str]]] | None = None
+        events = False
         try:
             for part in _slices(items):
                 plan = self.check(part, looked)
                 results |= plan.results
+                if not plan.created and not plan.changed:
+                    continue  # every item unchanged or rejected: nothing to write
+                events = events or bool(plan.events)
                 if writing is not None:
                     raced |= await writing
                 writing = asyncio.ensure_future(self.write(plan))
@@ -291,7 +295,8 @@ class Bulk:
                 await asyncio.sleep(0)
             if writing is not None:
                 raced |= await writing
-            await self.service.uow.session.execute(NOTIFY)  # the relay, on commit
+            if events:
+                await self.service.uow.session.execute(NOTIFY)  # the relay, on commit
         finally:
             if writing is not None and not writing.done():
                 writing.cancel()
