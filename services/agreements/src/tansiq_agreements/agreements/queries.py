@@ -14,17 +14,18 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from tansiq_common.auth import (
-    INTERAGENCY,
-    OrgScope,
-    Principal,
-    reads_country,
-    sees_everything,
-)
+from tansiq_common.auth import OrgScope, Principal
 from tansiq_common.db import DriverReads
-from tansiq_common.pagination import after_cursor, cursor_values, encode_cursor, split_page
+from tansiq_common.pagination import (
+    after_cursor,
+    after_cursor_sql,
+    order_sql,
+    split_page,
+    split_records,
+)
 from tansiq_common.repository import Reader
-from tansiq_common.search import MAX_TERMS, like_escape, query_terms
+from tansiq_common.search import matches_sql
+from tansiq_common.sql_text import Params, visible_sql
 
 from tansiq_agreements.agreements.model import AgreementNotFound
 from tansiq_agreements.agreements.repository import MAPPER, parse_id, visible
@@ -76,39 +77,15 @@ def state_from_record(row: Sequence[Any]) -> dict[str, Any]:
     return state
 
 
-class _Params:
-    """The statement's arguments; `bind(value)` adds one and answers its placeholder."""
-
-    def __init__(self) -> None:
-        self.args: list[Any] = []
-
-    def bind(self, value: Any) -> str:
-        self.args.append(value)
-        return f"${len(self.args)}"
-
-
-def _visible(principal: Principal, scope: OrgScope, p: _Params) -> str | None:
-    """`repository.visible` (tansiq_common.auth.visible_to) as SQL text: the agreements the caller
-    may see, or None when they see every one (a global auditor). The same clauses in the same
-    cases: interagency ones; those of the caller's country for one who sees everything there;
-    the caller's ministry's; those the caller's organization is a party to (or owns)."""
-    clauses = [f"visibility = '{INTERAGENCY}'"]
-    if sees_everything(principal, scope):
-        country = reads_country(principal, scope)
-        if country is None:
-            return None
-        # `@>`, as the SQLAlchemy rule: the GIN indexes on the arrays serve it.
-        clauses.append(f"countries @> {p.bind([country])}")
-    if scope.ministry_id is not None:
-        clauses.append(f"owner_ministry_id = {p.bind(scope.ministry_id)}")
-    clauses.append(f"party_org_ids @> {p.bind([principal.org])}")
-    return "(" + " OR ".join(clauses) + ")"
+def _visible(principal: Principal, scope: OrgScope, p: Params) -> str | None:
+    """`repository.visible` as SQL text (None when the caller sees every agreement)."""
+    return visible_sql(scope, principal, p.bind, owner_ministry="owner_ministry_id")
 
 
 def _by_id(
     canonical: str, principal: Principal, scope: OrgScope, columns: str
 ) -> tuple[str, list[Any]]:
-    p = _Params()
+    p = Params()
     where = [f"id = {p.bind(canonical)}"]
     visible = _visible(principal, scope, p)
     if visible is not None:
@@ -192,7 +169,7 @@ class AgreementFilter:
     q: str | None = None
 
 
-def _conditions(f: AgreementFilter, p: _Params) -> list[str]:
+def _conditions(f: AgreementFilter, p: Params) -> list[str]:
     where: list[str] = []
     if f.statuses:
         where.append(f"status = ANY({p.bind(list(f.statuses))})")
@@ -232,14 +209,12 @@ def _conditions(f: AgreementFilter, p: _Params) -> list[str]:
         where.append(f"signed_uncleared IS {'true' if f.signed_uncleared else 'false'}")
     if f.visibility is not None:
         where.append(f"visibility = {p.bind(f.visibility)}")
-    # Every term must occur in the normalised text (tansiq_common.search.matches); the trigram
-    # index serves LIKE '%term%'.
-    for term in query_terms(f.q or "")[:MAX_TERMS]:
-        where.append(f"search_text LIKE {p.bind(f'%{like_escape(term)}%')} ESCAPE '\\'")
+    # Every term must occur in the normalised text; the trigram index serves LIKE '%term%'.
+    where.extend(matches_sql("search_text", f.q, p.bind))
     return where
 
 
-def _where(f: AgreementFilter, principal: Principal, scope: OrgScope, p: _Params) -> list[str]:
+def _where(f: AgreementFilter, principal: Principal, scope: OrgScope, p: Params) -> list[str]:
     visible = _visible(principal, scope, p)
     return ([visible] if visible is not None else []) + _conditions(f, p)
 
@@ -254,17 +229,14 @@ def list_query(
 ) -> tuple[str, list[Any]]:
     """The page query and its arguments: keyset in (created_at, id) order, one row more than
     the page to see if another page follows. Kept apart so a benchmark can EXPLAIN it."""
-    p = _Params()
+    p = Params()
     where = _where(f, principal, scope, p)
     if cursor:
-        created_at, last_id = cursor_values(PAGE_ORDER, cursor)
-        where.append(f"(created_at, id) > ({p.bind(created_at)}, {p.bind(last_id)})")
+        where.append(after_cursor_sql(PAGE_ORDER, cursor, p.bind))
     sql = f"SELECT {_SELECTED} FROM agreements"  # noqa: S608 - column names and placeholders
     if where:
         sql += " WHERE " + " AND ".join(where)
-    # The table's columns, qualified: a bare name here means a column of the SELECT's output if
-    # one has it (the id written as text sorted on its own, not in the keyset index's order).
-    sql += f" ORDER BY agreements.created_at, agreements.id LIMIT {p.bind(limit + 1)}"
+    sql += f" ORDER BY {order_sql(PAGE_ORDER)} LIMIT {p.bind(limit + 1)}"
     return sql, p.args
 
 
@@ -280,20 +252,21 @@ async def agreement_states(
     """A page of the states the caller may see, and the next page's cursor (None on the last)."""
     sql, args = list_query(f, principal, scope, limit=limit, cursor=cursor)
     rows = await reads.fetch(sql, *args, plan_per_call=bool(f.q))  # DriverReads.fetch: why
-    more = len(rows) > limit
-    states = [state_from_record(row) for row in rows[:limit]]
-    next_cursor = None
-    if more:
-        # The id as text, as the SQLAlchemy path wrote it: cursors issued before still work.
-        next_cursor = encode_cursor([rows[limit - 1][1], states[-1]["id"]])
-    return states, next_cursor
+    # The id as text, as the SQLAlchemy path wrote it: cursors issued before still work.
+    page, next_cursor = split_records(rows, limit, _cursor_of)
+    return [state_from_record(row) for row in page], next_cursor
+
+
+def _cursor_of(row: Sequence[Any]) -> tuple[Any, str]:
+    # (created_at, id) of a record of `_SELECTED`: the id is in its state.
+    return row[1], json.loads(row[0])["id"]
 
 
 async def count_agreements(
     reads: DriverReads, f: AgreementFilter, principal: Principal, scope: OrgScope
 ) -> int:
     """How many agreements match, of those the caller may see."""
-    p = _Params()
+    p = Params()
     where = _where(f, principal, scope, p)
     sql = "SELECT count(*) FROM agreements"
     if where:

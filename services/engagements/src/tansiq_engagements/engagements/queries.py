@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tansiq_common.auth import INTERAGENCY, OrgScope, Principal, reads_country, sees_everything
+from tansiq_common.auth import OrgScope, Principal
 from tansiq_common.codec import json_converter
 from tansiq_common.db import DriverReads
-from tansiq_common.pagination import cursor_values, encode_cursor
-from tansiq_common.search import MAX_TERMS, like_escape, query_terms
+from tansiq_common.pagination import after_cursor_sql, order_sql, split_records
+from tansiq_common.search import matches_sql
+from tansiq_common.sql_text import Params, visible_sql
 
 from tansiq_engagements.engagements.model import (
     ActionItem,
@@ -55,28 +56,10 @@ class ReadAccess:
     scope: OrgScope
 
 
-def _binder(args: list[Any]) -> Bind:
-    def bind(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    return bind
-
-
-def visibility_sql(scope: OrgScope, principal: Principal, bind: Bind) -> str:
+def visibility_sql(scope: OrgScope, principal: Principal, bind: Bind) -> str | None:
     """The rows `principal` may see, as SQL: `tansiq_common.auth.visible_to` over the
-    engagements' columns, clause for clause (tested against it on the same rows)."""
-    clauses = [f"visibility = '{INTERAGENCY}'"]
-    if sees_everything(principal, scope):
-        country = reads_country(principal, scope)
-        if country is None:
-            return "true"
-        clauses.append(f"countries @> {bind([country])}")
-    if scope.ministry_id is not None:
-        clauses.append(f"lead_ministry_id = {bind(scope.ministry_id)}")
-    # `@>` rather than `= ANY(...)`: the GIN index on party_org_ids serves it.
-    clauses.append(f"party_org_ids @> {bind([principal.org])}")
-    return "(" + " OR ".join(clauses) + ")"
+    engagements' columns (tested against it on the same rows); None when they see every row."""
+    return visible_sql(scope, principal, bind, owner_ministry="lead_ministry_id")
 
 
 # --- one engagement ------------------------------------------------------------------------------
@@ -88,10 +71,13 @@ async def _visible_row(access: ReadAccess, engagement_id: str, columns: str) -> 
     canonical = parse_id(engagement_id)
     row = None
     if canonical is not None:
-        args: list[Any] = [canonical]
-        visible = visibility_sql(access.scope, access.principal, _binder(args))
-        sql = f"SELECT {columns} FROM engagements WHERE id = $1 AND {visible}"  # noqa: S608
-        row = await access.reads.fetchrow(sql, *args)
+        p = Params(canonical)
+        where = ["id = $1"]
+        visible = visibility_sql(access.scope, access.principal, p.bind)
+        if visible is not None:
+            where.append(visible)
+        sql = f"SELECT {columns} FROM engagements WHERE {' AND '.join(where)}"  # noqa: S608
+        row = await access.reads.fetchrow(sql, *p.args)
     if row is None:
         raise EngagementNotFound(f"No engagement {engagement_id}.")
     return row
@@ -194,8 +180,7 @@ def _conditions(f: EngagementFilter, bind: Bind) -> list[str]:
     if f.start_before is not None:
         where.append(f"start < {bind(f.start_before)}")
     # Every term must occur in the normalised text; the trigram index serves LIKE '%term%'.
-    for term in query_terms(f.q or "")[:MAX_TERMS]:
-        where.append(f"search_text LIKE {bind(f'%{like_escape(term)}%')} ESCAPE '\\'")
+    where.extend(matches_sql("search_text", f.q, bind))
     return where
 
 
@@ -209,19 +194,20 @@ def list_query(
 ) -> tuple[str, list[Any]]:
     """The page query and its arguments: keyset in (created_at, id) order, one row more than
     the page to see whether another page follows."""
-    args: list[Any] = []
-    bind = _binder(args)
-    where = [visibility_sql(scope, principal, bind), *_conditions(f, bind)]
+    p = Params()
+    visible = visibility_sql(scope, principal, p.bind)
+    where = [visible] if visible is not None else []
+    where.extend(_conditions(f, p.bind))
     if cursor:
-        created_at, last_id = cursor_values(PAGE_ORDER, cursor)
-        where.append(f"(created_at, id) > ({bind(created_at)}, {bind(last_id)})")
+        where.append(after_cursor_sql(PAGE_ORDER, cursor, p.bind))
     # Only column names and $n placeholders are spliced in; every value is bound.
-    sql = f"SELECT {_SELECTED} FROM engagements WHERE {' AND '.join(where)}"  # noqa: S608
-    # The table's columns, qualified: a bare `id` here is the output's, the id as text, which
-    # PostgreSQL sorts on its own after reading the (created_at, id) index (an incremental
-    # sort) instead of reading the page in the index's order.
-    sql += f" ORDER BY engagements.created_at, engagements.id LIMIT {bind(limit + 1)}"
-    return sql, args
+    sql = f"SELECT {_SELECTED} FROM engagements"  # noqa: S608
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    # Qualified (order_sql): the output's `id` is the id as text, which would be sorted on its
+    # own rather than read in the (created_at, id) index's order.
+    sql += f" ORDER BY {order_sql(PAGE_ORDER)} LIMIT {p.bind(limit + 1)}"
+    return sql, p.args
 
 
 async def engagement_states(
@@ -231,10 +217,6 @@ async def engagement_states(
     sql, args = list_query(f, access.scope, access.principal, limit=limit, cursor=cursor)
     # A plan per search pattern (DriverReads.fetch says why).
     rows = await access.reads.fetch(sql, *args, plan_per_call=bool(f.q))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        # The id as text (the cursors of every list agree).
-        next_cursor = encode_cursor([last["created_at"], last["id"]])
-    return [MAPPER.state_from_row(row) for row in rows], next_cursor
+    # The id as text (the cursors of every list agree).
+    page, next_cursor = split_records(rows, limit, lambda row: (row["created_at"], row["id"]))
+    return [MAPPER.state_from_row(row) for row in page], next_cursor

@@ -7,9 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from tansiq_common.db import DriverReads
-from tansiq_common.pagination import cursor_values, encode_cursor
+from tansiq_common.pagination import after_cursor_sql, order_sql, split_records
 from tansiq_common.repository import Reader
-from tansiq_common.search import MAX_TERMS, like_escape, query_terms
+from tansiq_common.search import matches_sql
+from tansiq_common.sql_text import Params
 
 from tansiq_registry.organizations.model import Link, Organization, OrganizationNotFound, Status
 from tansiq_registry.organizations.repository import MAPPER, chain, descendant_ids, parse_id
@@ -61,11 +62,8 @@ def list_query(f: OrganizationFilter, *, limit: int, cursor: str | None) -> tupl
     this statement. Every value is a bound parameter; the text depends only on which filters
     are given, so asyncpg prepares each shape once per connection."""
     where: list[str] = []
-    args: list[Any] = []
-
-    def bind(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
+    p = Params()
+    bind = p.bind
 
     for column, value in (
         ("kind", f.kind),
@@ -88,17 +86,15 @@ def list_query(f: OrganizationFilter, *, limit: int, cursor: str | None) -> tupl
     elif not f.include_archived:
         where.append(f"status = {bind(Status.active.value)}")
     # Every term must occur in the normalised text; the trigram index serves LIKE '%term%'.
-    for term in query_terms(f.q or "")[:MAX_TERMS]:
-        where.append(f"search_text LIKE {bind(f'%{like_escape(term)}%')} ESCAPE '\\'")
+    where.extend(matches_sql("search_text", f.q, bind))
     if cursor:
-        created_at, last_id = cursor_values(PAGE_ORDER, cursor)
-        where.append(f"(created_at, id) > ({bind(created_at)}, {bind(last_id)})")
+        where.append(after_cursor_sql(PAGE_ORDER, cursor, bind))
     # Only column names and $n placeholders are spliced in; every value is bound.
     sql = f"SELECT {_COLUMNS} FROM organizations"  # noqa: S608
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY created_at, id LIMIT {bind(limit + 1)}"
-    return sql, args
+    sql += f" ORDER BY {order_sql(PAGE_ORDER)} LIMIT {bind(limit + 1)}"
+    return sql, p.args
 
 
 async def organization_states(
@@ -108,13 +104,9 @@ async def organization_states(
     sql, args = list_query(f, limit=limit, cursor=cursor)
     # A plan per search pattern (DriverReads.fetch says why).
     rows = await reads.fetch(sql, *args, plan_per_call=bool(f.q))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        # The id as text, as the column's type gives it (the cursors of every list agree).
-        next_cursor = encode_cursor([last["created_at"], str(last["id"])])
-    return [MAPPER.state_from_row(row) for row in rows], next_cursor
+    # The id as text, as the column's type gives it (the cursors of every list agree).
+    page, next_cursor = split_records(rows, limit, lambda row: (row["created_at"], str(row["id"])))
+    return [MAPPER.state_from_row(row) for row in page], next_cursor
 
 
 # --- reads of the write side (a unit of work's session) and the hierarchy view --------------------
