@@ -5,7 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tansiq_common.auth import OrgScope
 from tansiq_common.codec import state_fields
+from tansiq_engagements.engagements.ingest import (
+    MAX_CLAIMED_ORGS,
+    InvalidOrgsClaim,
+    integration_leads,
+)
 from tansiq_engagements.engagements.model import Engagement
 
 from .conftest import (
@@ -366,3 +372,33 @@ async def test_each_change_publishes_the_state_it_made_whether_in_one_batch_or_l
     assert {e["id"] for e in events} == {row["id"]}
     ids = await sql.fetch("SELECT id FROM outbox ORDER BY seq")
     assert len({r["id"] for r in ids}) == 3  # each event its own id
+
+
+class Directory:
+    """Two organizations, each with one below it; records every organization it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def scope_of(self, org_id: str) -> OrgScope:
+        self.asked.append(org_id)
+        below = {QFSW.id: WIFAQ.id, MOI.id: ICD.id}
+        if org_id not in below:
+            return OrgScope.empty(org_id)
+        return OrgScope(org_id, descendants=frozenset({org_id, below[org_id]}))
+
+
+async def test_the_leads_of_an_integration_token_are_its_claim_or_its_own_scope():
+    own = OrgScope(MSDF.id, descendants=frozenset({MSDF.id}))
+    directory = Directory()
+    assert await integration_leads(None, own, directory) == frozenset({MSDF.id})
+    assert directory.asked == []
+    # Each listed organization (looked up once) with those below it; no UUID names nothing.
+    claimed = [QFSW.id.upper(), MOI.id, QFSW.id, "not-an-id", _id("unknown-org")]
+    leads = await integration_leads(claimed, own, directory)
+    assert leads == frozenset({QFSW.id, WIFAQ.id, MOI.id, ICD.id})
+    assert directory.asked == [QFSW.id, MOI.id, _id("unknown-org")]
+    assert await integration_leads([], own, directory) == frozenset()
+    for malformed in (QFSW.id, [QFSW.id, 7], [MOI.id] * (MAX_CLAIMED_ORGS + 1)):
+        with pytest.raises(InvalidOrgsClaim):
+            await integration_leads(malformed, own, directory)

@@ -94,10 +94,8 @@ async def integration_leads(
             f"The token's `orgs` claim must list at most {MAX_CLAIMED_ORGS} organization ids."
         )
     leads: set[str] = set()
-    for org in dict.fromkeys(claimed):
-        canonical = parse_id(org)
-        if canonical is not None:
-            leads |= (await directory.scope_of(canonical)).descendants
+    for org in dict.fromkeys(c for c in map(parse_id, claimed) if c is not None):
+        leads |= (await directory.scope_of(org)).descendants
     return frozenset(leads)
 
 
