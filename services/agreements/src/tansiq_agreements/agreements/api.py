@@ -25,14 +25,12 @@ from tansiq_common.deps import (
 from tansiq_common.etag import etag_for
 from tansiq_common.pagination import DEFAULT_LIMIT, Cursor, Limit
 from tansiq_common.problems import problem_responses
-from tansiq_common.repository import parse_id
 
 from tansiq_agreements.agreements import queries
 from tansiq_agreements.agreements.model import (
     Agreement,
     Kind,
     Milestone,
-    MilestoneNotFound,
     Status,
     Visibility,
     allowed_actions,
@@ -494,9 +492,7 @@ async def list_milestones(
 ) -> dict[str, Any]:
     """The agreement's milestones and obligations, by due date (at most 200: one page)."""
     _, _, milestones = await queries.milestone_states(reads, agreement_id, principal, scope)
-    # ISO dates sort as the dates do.
-    ordered = sorted(milestones, key=lambda m: (m["due_on"], m["id"]))
-    return {"items": ordered, "next_cursor": None}
+    return {"items": milestones, "next_cursor": None}
 
 
 @router.post(
@@ -536,13 +532,9 @@ async def get_milestone(
     scope: Scope,
     principal: Principal = Depends(READ),
 ) -> JSONResponse:
-    found, version, milestones = await queries.milestone_states(
-        reads, agreement_id, principal, scope
+    version, milestone = await queries.milestone_state(
+        reads, agreement_id, milestone_id, principal, scope
     )
-    wanted = parse_id(milestone_id) or milestone_id
-    milestone = next((m for m in milestones if m["id"] == wanted), None)
-    if milestone is None:
-        raise MilestoneNotFound(f"No milestone {wanted} in agreement {found}.")
     body = MilestoneOut.model_validate(milestone).model_dump(mode="json")
     return JSONResponse(body, headers={"ETag": etag_for(version)})
 

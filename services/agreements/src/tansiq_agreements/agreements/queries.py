@@ -27,7 +27,7 @@ from tansiq_common.repository import Reader
 from tansiq_common.search import matches_sql
 from tansiq_common.sql_text import Params, visible_sql
 
-from tansiq_agreements.agreements.model import AgreementNotFound
+from tansiq_agreements.agreements.model import AgreementNotFound, MilestoneNotFound
 from tansiq_agreements.agreements.repository import MAPPER, parse_id, visible
 from tansiq_agreements.agreements.tables import agreement_history, agreements
 
@@ -121,13 +121,32 @@ async def agreement_state(
 async def milestone_states(
     reads: DriverReads, agreement_id: str, principal: Principal, scope: OrgScope
 ) -> tuple[str, int, list[dict[str, Any]]]:
-    """The agreement's id, version and milestones (each as `to_json(milestone)`), if the caller
-    may see it: only those columns are read."""
+    """The agreement's id, version and milestones (each as `to_json(milestone)`, by due date),
+    if the caller may see it: only those columns are read."""
     row = await _visible_record(
         reads, agreement_id, principal, scope, "id::text, version, milestones::text"
     )
     milestones: list[dict[str, Any]] = json.loads(row[2])
+    # ISO dates sort as the dates do.
+    milestones.sort(key=lambda m: (m["due_on"], m["id"]))
     return row[0], row[1], milestones
+
+
+async def milestone_state(
+    reads: DriverReads,
+    agreement_id: str,
+    milestone_id: str,
+    principal: Principal,
+    scope: OrgScope,
+) -> tuple[int, dict[str, Any]]:
+    """The agreement's version and one of its milestones (`Agreement.milestone`, read from the
+    row): MilestoneNotFound if it has none of that id."""
+    found, version, milestones = await milestone_states(reads, agreement_id, principal, scope)
+    wanted = parse_id(milestone_id) or milestone_id
+    for milestone in milestones:
+        if milestone["id"] == wanted:
+            return version, milestone
+    raise MilestoneNotFound(f"No milestone {wanted} in agreement {found}.")
 
 
 async def _visible_id(
