@@ -238,21 +238,22 @@ class ConsumerRunner:
             self._count(record, outcome)
             return outcome
 
-    async def process_batch(self, records: Sequence[KafkaRecord]) -> None:
+    async def process_batch(self, records: Sequence[KafkaRecord]) -> list[Outcome]:
         """Apply one partition's fetched records in one transaction: one commit, not one per
         event. Anything unusual in the batch (a failing handler, an outage; without a batch
         handler, an invalid message too) rolls it all back and the records go one at a time
-        through `process`, which retries, dead-letters and deduplicates each on its own."""
+        through `process`, which retries, dead-letters and deduplicates each on its own.
+        Returns each record's outcome, in order."""
         if self.spec.batch_handler is not None:
             try:
-                refused = await self._apply_batch(records)
+                outcomes, refused = await self._apply_batch(records)
             except Exception as exc:
                 log.info("consumer %s applies a batch one by one: %r", self.spec.name, exc)
             else:
                 # After the commit, before the offsets move past them.
                 for record, error, reason, attempts in refused:
                     await self._dead_letter(record, error, reason, attempts=attempts)
-                return
+                return outcomes
         elif len(records) > 1:
             try:
                 outcomes = await self._apply_together(records)
@@ -261,9 +262,8 @@ class ConsumerRunner:
             else:
                 for record, outcome in zip(records, outcomes, strict=True):
                     self._count(record, outcome)
-                return
-        for record in records:
-            await self.process(record)
+                return outcomes
+        return [await self.process(record) for record in records]
 
     async def _apply_together(self, records: Sequence[KafkaRecord]) -> list[Outcome]:
         envelopes = [self._authentic(record) for record in records]
@@ -281,10 +281,10 @@ class ConsumerRunner:
 
     async def _apply_batch(
         self, records: Sequence[KafkaRecord]
-    ) -> list[tuple[KafkaRecord, BaseException, str, int]]:
+    ) -> tuple[list[Outcome], list[tuple[KafkaRecord, BaseException, str, int]]]:
         """The batch handler's way: the batch's new events applied at once in one transaction.
-        Returns the messages to dead-letter, in partition order: (record, error, reason,
-        attempts)."""
+        Returns each record's outcome, and the messages to dead-letter, in partition order:
+        (record, error, reason, attempts)."""
         assert self.spec.batch_handler is not None
         refused: dict[int, tuple[BaseException, str, int]] = {}  # by position in `records`
         handled: list[tuple[int, Envelope]] = []
@@ -324,15 +324,19 @@ class ConsumerRunner:
                     )
         for event_id, error in rejected.items():
             refused[fresh[event_id][0]] = (error, "invalid", 1)
+        outcomes: list[Outcome] = ["ignored"] * len(records)
         for position, envelope in handled:
             if position in refused:
                 continue
             if fresh.get(envelope.id, (None,))[0] == position:
-                self._count(records[position], "applied")
+                outcomes[position] = "applied"
                 self._trace_applied(envelope)
             else:
-                self._count(records[position], "duplicate")
-        return [(records[p], *refused[p]) for p in sorted(refused)]
+                outcomes[position] = "duplicate"
+            self._count(records[position], outcomes[position])
+        for position in refused:
+            outcomes[position] = "dead-lettered"
+        return outcomes, [(records[p], *refused[p]) for p in sorted(refused)]
 
     async def _record_many(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> set[str]:
         """Record the events' ids as processed in one statement; the ids recorded now (those

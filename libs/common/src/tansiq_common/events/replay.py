@@ -2,10 +2,11 @@
 
 The consumer's tables and its processed-events rows are emptied in one transaction, then every
 message of its topics, from offset 0 up to the end offsets seen at the start, goes through the same
-``ConsumerRunner.process`` as live traffic, read without a consumer group (so the service's group
-and its committed offsets are untouched). Events that arrive meanwhile are applied by the live
-group as usual; version-aware upserts and the processed-events table make the order of the two
-irrelevant, so the end state is the one a consumer reading from the start would reach.
+``ConsumerRunner.process_batch`` as live traffic, a fetch at a time, read without a consumer group
+(so the service's group and its committed offsets are untouched). Events that arrive meanwhile are
+applied by the live group as usual; version-aware upserts and the processed-events table make the
+order of the two irrelevant, so the end state is the one a consumer reading from the start would
+reach.
 """
 
 from __future__ import annotations
@@ -92,12 +93,19 @@ async def replay(
         ends = await consumer.end_offsets(partitions)
         remaining = {tp for tp in partitions if ends[tp] > 0}
         while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=500)
-            for tp, records in batch.items():
-                for record in records:
-                    if record.offset >= ends[tp]:
-                        break
-                    outcomes[await runner.process(record)] += 1
+            batch = await consumer.getmany(
+                *remaining,
+                timeout_ms=1000,
+                max_records=spec.max_records or runner.settings.max_records,
+            )
+            # What arrived after the start is the live group's; the rest is applied as the live
+            # loop applies a fetch (with a batch handler, every partition's records at once).
+            owned = [[r for r in records if r.offset < ends[tp]] for tp, records in batch.items()]
+            if spec.batch_handler is not None:
+                owned = [[r for records in owned for r in records]]
+            for records in owned:
+                if records:
+                    outcomes.update(await runner.process_batch(records))
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
