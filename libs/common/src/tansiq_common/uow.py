@@ -181,37 +181,57 @@ class UnitOfWork:
             )
 
     def _audit_rows(self) -> list[dict[str, Any]]:
-        roles = sorted(self.actor.roles)
         request_id = current_request_id()
         return [
-            {
-                "actor_sub": self.actor.sub,
-                "actor_org": self.actor.org,
-                "actor_roles": roles,
-                "action": entry.action,
-                "entity_type": entry.entity_type,
-                "entity_id": entry.entity_id,
-                "request_id": request_id,
-                "changed_fields": (
-                    dict(entry.changed_fields)
-                    if isinstance(entry.changed_fields, Mapping)
-                    else list(entry.changed_fields)
-                ),
-            }
+            audit_row(self.actor, entry.action, entry.entity_type, entry.entity_id, request_id,
+                      entry.changed_fields)
             for entry in self._audit
-        ]
+        ]  # fmt: skip
+
+
+def audit_row(
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    request_id: str | None,
+    changed_fields: Sequence[str] | Mapping[str, Any],
+) -> dict[str, Any]:
+    """An audit entry as the rows `insert_audit_from_json` reads."""
+    return {
+        "actor_sub": actor.sub,
+        "actor_org": actor.org,
+        "actor_roles": sorted(actor.roles),
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "request_id": request_id,
+        "changed_fields": (
+            dict(changed_fields) if isinstance(changed_fields, Mapping) else list(changed_fields)
+        ),
+    }
+
+
+def insert_audit_from_json(parameter: str = "audit", where: str = "") -> str:
+    """SQL inserting the audit rows of `audit_row` sent as one JSON array in the bind parameter
+    `parameter`, in the array's order (their ids are drawn in it); `where` filters them (on `a`,
+    one row as JSON). A bulk writer may embed it in a larger statement."""
+    condition = f"WHERE {where} " if where else ""
+    return (
+        "INSERT INTO audit_log (actor_sub, actor_org, actor_roles, action, entity_type, "  # noqa: S608 - our SQL
+        "entity_id, request_id, changed_fields) SELECT a->>'actor_sub', a->>'actor_org', "
+        "ARRAY(SELECT jsonb_array_elements_text(a->'actor_roles')), a->>'action', "
+        "a->>'entity_type', a->>'entity_id', a->>'request_id', a->'changed_fields' "
+        f"FROM jsonb_array_elements(CAST(:{parameter} AS jsonb)) WITH ORDINALITY AS t(a, n) "
+        f"{condition}ORDER BY n"
+    )
 
 
 # Data-modifying WITH queries run exactly once and to completion, referenced or not; the audit
 # rows keep the order they were collected in (their ids are drawn in it), as the outbox's do.
 # pg_notify is NOTIFY: delivered to the relay when the transaction commits.
 _SIDE_EFFECTS = sa.text(
-    f"WITH outbox_rows AS ({insert_from_json('messages')}), "  # noqa: S608 - our SQL, no input
-    "audit_rows AS (INSERT INTO audit_log (actor_sub, actor_org, actor_roles, action, "
-    "entity_type, entity_id, request_id, changed_fields) "
-    "SELECT a->>'actor_sub', a->>'actor_org', "
-    "ARRAY(SELECT jsonb_array_elements_text(a->'actor_roles')), a->>'action', "
-    "a->>'entity_type', a->>'entity_id', a->>'request_id', a->'changed_fields' "
-    "FROM jsonb_array_elements(CAST(:audit AS jsonb)) WITH ORDINALITY AS t(a, n) ORDER BY n) "
+    f"WITH outbox_rows AS ({insert_from_json('messages')}), "
+    f"audit_rows AS ({insert_audit_from_json('audit')}) "
     f"SELECT pg_notify('{NOTIFY_CHANNEL}', '') WHERE CAST(:notify AS boolean)"
 )

@@ -49,14 +49,23 @@ class OutboxMessage:
         )
 
 
-def insert_from_json(parameter: str = "messages", where: str = "") -> str:
+def insert_from_json(parameter: str = "messages", where: str = "", states: str = "") -> str:
     """SQL inserting the outbox rows of `outbox_rows` sent as one JSON array in the bind
     parameter `parameter`, in the array's order (so `seq` keeps the order the change made them
-    in); `where` filters them (on `m`, one row as JSON). A bulk writer may embed it in a larger
-    statement; the caller NOTIFYs."""
+    in). A row without an `id` gets one drawn by the database. `where` filters them (on `m`,
+    one row as JSON). `states` names a relation of (id, state): a row without a `payload`
+    takes its aggregate's state from it, so a bulk writer need not send a state its rows
+    already hold. A bulk writer may embed it in a larger statement; the caller NOTIFYs."""
     condition = f"WHERE {where} " if where else ""
     source = f"jsonb_array_elements(CAST(:{parameter} AS jsonb)) WITH ORDINALITY AS t(m, n)"
-    values = "(m->>'id')::uuid, m->>'aggregatetype', m->>'aggregateid', m->>'type', m->'payload'"
+    payload = "m->'payload'"
+    if states:
+        payload = "COALESCE(m->'payload', s.state)"
+        source += f" LEFT JOIN {states} AS s ON s.id = (m->>'aggregateid')::uuid"
+    values = (
+        "COALESCE((m->>'id')::uuid, gen_random_uuid()), m->>'aggregatetype', m->>'aggregateid', "
+        f"m->>'type', {payload}"
+    )
     return (
         f"{_COLUMNS} SELECT {values}, m->>'topic', m->'headers' FROM {source} {condition}ORDER BY n"  # noqa: S608 - no input: our SQL
     )

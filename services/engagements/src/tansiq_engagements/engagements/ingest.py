@@ -36,9 +36,9 @@ from tansiq_common.domain import DomainError, NotAllowed, StateEvent, Unavailabl
 from tansiq_common.events.consumer import ConsumerSpec
 from tansiq_common.events.contracts import INGEST_TOPIC, INTEGRATION_SOURCE_PREFIX
 from tansiq_common.events.envelope import Envelope, InvalidEvent
-from tansiq_common.events.outbox import NOTIFY
+from tansiq_common.events.outbox import NOTIFY, insert_from_json
 from tansiq_common.repository import parse_id
-from tansiq_common.uow import UnitOfWork
+from tansiq_common.uow import UnitOfWork, audit_row, insert_audit_from_json
 
 from tansiq_engagements.engagements.model import Engagement, References
 from tansiq_engagements.engagements.repository import (
@@ -334,40 +334,22 @@ class Bulk:
                 message["payload"] = event.state  # an earlier state than its row's
             events.append(message)
         audits = [
-            {"action": action, "entity_id": engagement_id, "request_id": origin.request_id,
-             "changed_fields": changed_fields}
+            audit_row(uow.actor, action, ENTITY, engagement_id, origin.request_id, changed_fields)
             for engagement_id, action, changed_fields, origin in plan.audits
-        ]  # fmt: skip
-        actor = uow.actor
+        ]
         return {
             **repo.rows(plan.created, plan.changed, states),
             "events": json_text(events),
             "audits": json_text(audits),
-            "sub": actor.sub,
-            "org": actor.org,
-            "roles": sorted(actor.roles),
-            "entity_type": ENTITY,
         }
 
 
 # A slice's writes in one statement: the rows, then the events and audit entries of the rows
 # written (an engagement another writer inserted meanwhile is not, and nor are they). An
 # event's outbox id is drawn by the database; its state is its row's unless it carries one.
-_EVENTS = (
-    "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, headers) "
-    "SELECT gen_random_uuid(), m->>'aggregatetype', m->>'aggregateid', m->>'type', "
-    "COALESCE(m->'payload', s.state), m->>'topic', m->'headers' "
-    "FROM jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS t(m, n) "
-    "LEFT JOIN states AS s ON s.id = (m->>'aggregateid')::uuid "
-    "WHERE (m->>'aggregateid')::uuid IN (SELECT id FROM written) ORDER BY n"
-)
-_AUDITS = (
-    "INSERT INTO audit_log (actor_sub, actor_org, actor_roles, action, entity_type, entity_id, "
-    "request_id, changed_fields) "
-    "SELECT :sub, :org, :roles, a->>'action', :entity_type, a->>'entity_id', a->>'request_id', "
-    "a->'changed_fields' FROM jsonb_array_elements(CAST(:audits AS jsonb)) WITH ORDINALITY AS "
-    "t(a, n) WHERE (a->>'entity_id')::uuid IN (SELECT id FROM written) ORDER BY n"
-)
+_WRITTEN = "IN (SELECT id FROM written)"
+_EVENTS = insert_from_json("events", f"(m->>'aggregateid')::uuid {_WRITTEN}", states="states")
+_AUDITS = insert_audit_from_json("audits", f"(a->>'entity_id')::uuid {_WRITTEN}")
 _WRITE = sa.text(
     " ".join(
         [
@@ -378,7 +360,7 @@ _WRITE = sa.text(
             "SELECT id::text FROM inserted",
         ]
     )
-).bindparams(sa.bindparam("roles", type_=ARRAY(sa.Text)))
+)
 
 
 def _headers(origin: Origin) -> dict[str, str]:
