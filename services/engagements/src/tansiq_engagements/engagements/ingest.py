@@ -53,6 +53,7 @@ from tansiq_engagements.engagements.service import (
     ENTITY,
     EngagementService,
     OutsideOrganization,
+    audit_entry,
     ingest_fields,
 )
 from tansiq_engagements.engagements.tables import ingested_messages
@@ -250,14 +251,10 @@ class Bulk:
             if outcome == "unchanged":
                 continue
             plan.events += [(engagement.id, e, origin) for e in engagement.events[before:]]
-            if outcome == "created":
-                action, changed_fields = f"{ENTITY}.created", sorted(fields)
-                if looked.relates:
-                    # Later items may relate to it, as they could one written before them.
-                    looked.refs = _with_engagement(looked.refs, engagement.id)
-            else:
-                event = engagement.events[-1]
-                action, changed_fields = f"{ENTITY}.{event.name}", list(event.changed_fields)
+            if outcome == "created" and looked.relates:
+                # Later items may relate to it, as they could one written before them.
+                looked.refs = _with_engagement(looked.refs, engagement.id)
+            action, _, _, changed_fields = audit_entry(outcome, engagement, fields)
             plan.audits.append((engagement.id, action, changed_fields, origin))
         for key in dict.fromkeys(keys):
             engagement = planned[key]

@@ -56,6 +56,17 @@ class OutsideOrganization(NotAllowed):
     slug = "organization-scope"
 
 
+def audit_entry(
+    outcome: Outcome, engagement: Engagement, fields: Any
+) -> tuple[str, str, str, list[str]]:
+    """(action, entity type, id, changed fields) of an upsert that created or updated
+    `engagement` from the item `fields`: what its audit entry records, through either door."""
+    if outcome == "created":
+        return f"{ENTITY}.created", ENTITY, engagement.id, sorted(fields)
+    event = engagement.events[-1]
+    return f"{ENTITY}.{event.name}", ENTITY, engagement.id, list(event.changed_fields)
+
+
 class EngagementService:
     """Writes on engagements, as `principal` (None: the system, e.g. the ingest consumer).
 
@@ -255,13 +266,8 @@ class EngagementService:
         return ("updated" if changed else "unchanged"), existing
 
     def audit_outcome(self, outcome: Outcome, engagement: Engagement, fields: Any) -> None:
-        if outcome == "created":
-            self.uow.audit(f"{ENTITY}.created", ENTITY, engagement.id, sorted(fields))
-        elif outcome == "updated":
-            event = engagement.events[-1]
-            self.uow.audit(
-                f"{ENTITY}.{event.name}", ENTITY, engagement.id, list(event.changed_fields)
-            )
+        if outcome != "unchanged":
+            self.uow.audit(*audit_entry(outcome, engagement, fields))
 
     async def references_for(
         self, items: Sequence[Mapping[str, Any]], existing: Sequence[Engagement]
