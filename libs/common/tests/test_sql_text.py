@@ -1,5 +1,6 @@
-"""The helpers of reads written as SQL text (tansiq_common.sql_text, pagination's and search's
-`_sql` forms): the same rows as their SQLAlchemy forms, on the same table."""
+"""The helpers of reads written as SQL text (tansiq_common.db.Params, auth.visible_sql, and
+pagination's and search's `_sql` forms): the same rows as their SQLAlchemy forms, on the same
+table."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from uuid import UUID
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
-from tansiq_common.auth import OrgScope, Principal, visible_to
-from tansiq_common.db import new_metadata
+from tansiq_common.auth import OrgScope, Principal, visible_sql, visible_to
+from tansiq_common.db import Params, new_metadata
 from tansiq_common.pagination import (
     after_cursor,
     after_cursor_sql,
@@ -20,7 +21,6 @@ from tansiq_common.pagination import (
 )
 from tansiq_common.problems import BadRequest
 from tansiq_common.search import matches, matches_sql, search_text
-from tansiq_common.sql_text import Params, visible_sql
 
 metadata = new_metadata()
 records = sa.Table(

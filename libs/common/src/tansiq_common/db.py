@@ -140,6 +140,22 @@ class Database:
         await self.engine.dispose()
 
 
+class Params:
+    """The arguments of a DriverReads statement: `bind(value)` adds one and answers its
+    placeholder. Only column names and $n placeholders are spliced into the text; every value
+    is bound, so the text depends only on which filters are given and asyncpg prepares each
+    shape once per connection."""
+
+    __slots__ = ("args",)
+
+    def __init__(self, *args: Any) -> None:
+        self.args: list[Any] = list(args)
+
+    def bind(self, value: Any) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+
 class DriverReads:
     """Reads on the driver's own connection (asyncpg), from the driver pool: SQL text with $n
     parameters, written once, and asyncpg records, with none of SQLAlchemy's statement, result

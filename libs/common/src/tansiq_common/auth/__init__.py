@@ -34,7 +34,13 @@ from tansiq_common.auth.scope import (
     reads_personal_data,
     sees_everything,
 )
-from tansiq_common.auth.visibility import INTERAGENCY, RESTRICTED, VISIBILITIES, visible_to
+from tansiq_common.auth.visibility import (
+    INTERAGENCY,
+    RESTRICTED,
+    VISIBILITIES,
+    visible_sql,
+    visible_to,
+)
 
 __all__ = [
     "ALL_ROLES",
@@ -70,5 +76,6 @@ __all__ = [
     "rule_of",
     "scope_from_rows",
     "sees_everything",
+    "visible_sql",
     "visible_to",
 ]

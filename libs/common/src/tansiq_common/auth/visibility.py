@@ -7,6 +7,7 @@ and no count or aggregate betrays it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,3 +61,27 @@ def visible_to(
     parties = sa.type_coerce(party_org_ids_col, ARRAY(sa.Text))
     clauses.append(parties.contains([principal.org]))
     return sa.or_(*clauses)
+
+
+def visible_sql(
+    scope: OrgScope,
+    principal: Principal,
+    bind: Callable[[Any], str],
+    *,
+    owner_ministry: str,
+) -> str | None:
+    """`tansiq_common.auth.visible_to` as SQL text, clause for clause, over a table's
+    `visibility`, `countries` and `party_org_ids` columns and its owning ministry's column
+    (`owner_ministry`): the rows the caller may see, or None when they see every row (a global
+    auditor). `bind` is `Params.bind`."""
+    clauses = [f"visibility = '{INTERAGENCY}'"]
+    if sees_everything(principal, scope):
+        country = reads_country(principal, scope)
+        if country is None:
+            return None
+        # `@>`, as visible_to: the GIN indexes on the arrays serve it.
+        clauses.append(f"countries @> {bind([country])}")
+    if scope.ministry_id is not None:
+        clauses.append(f"{owner_ministry} = {bind(scope.ministry_id)}")
+    clauses.append(f"party_org_ids @> {bind([principal.org])}")
+    return "(" + " OR ".join(clauses) + ")"

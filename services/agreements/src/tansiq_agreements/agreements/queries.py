@@ -14,8 +14,8 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from tansiq_common.auth import OrgScope, Principal
-from tansiq_common.db import DriverReads
+from tansiq_common.auth import OrgScope, Principal, visible_sql
+from tansiq_common.db import DriverReads, Params
 from tansiq_common.pagination import (
     after_cursor,
     after_cursor_sql,
@@ -25,7 +25,6 @@ from tansiq_common.pagination import (
 )
 from tansiq_common.repository import Reader
 from tansiq_common.search import matches_sql
-from tansiq_common.sql_text import Params, visible_sql
 
 from tansiq_agreements.agreements.model import AgreementNotFound, MilestoneNotFound
 from tansiq_agreements.agreements.repository import MAPPER, parse_id, visible

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tansiq_common.auth import OrgScope, Principal
+from tansiq_common.auth import OrgScope, Principal, visible_sql
 from tansiq_common.codec import json_converter
-from tansiq_common.db import DriverReads
+from tansiq_common.db import DriverReads, Params
 from tansiq_common.pagination import after_cursor_sql, order_sql, split_records
 from tansiq_common.search import matches_sql
-from tansiq_common.sql_text import Params, visible_sql
 
 from tansiq_engagements.engagements.model import (
     ActionItem,

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from tansiq_common.db import DriverReads
+from tansiq_common.db import DriverReads, Params
 from tansiq_common.pagination import after_cursor_sql, order_sql, split_records
 from tansiq_common.repository import Reader
 from tansiq_common.search import matches_sql
-from tansiq_common.sql_text import Params
 
 from tansiq_registry.organizations.model import Link, Organization, OrganizationNotFound, Status
 from tansiq_registry.organizations.repository import MAPPER, chain, descendant_ids, parse_id
