@@ -267,16 +267,16 @@ class ConsumerRunner:
 
     async def _apply_together(self, records: Sequence[KafkaRecord]) -> list[Outcome]:
         envelopes = [self._authentic(record) for record in records]
-        outcomes: list[Outcome] = []
+        handled = [(p, e, h) for p, e in enumerate(envelopes) if (h := self._handler_for(e))]
+        outcomes: list[Outcome] = ["ignored"] * len(records)
         async with self.sessionmaker() as session, session.begin():
-            for envelope in envelopes:
-                handler = self._handler_for(envelope)
-                if handler is None:
-                    outcomes.append("ignored")
-                elif await self._apply_in(session, envelope, handler):
-                    outcomes.append("applied")
-                else:
-                    outcomes.append("duplicate")
+            # Every id recorded in one statement, not one round trip per event.
+            new_ids = await self._record_many(session, [e for _, e, _ in handled])
+            for position, envelope, handler in handled:
+                new = envelope.id in new_ids
+                new_ids.discard(envelope.id)  # a second copy in the batch is a duplicate
+                applied = await self._apply_in(session, envelope, handler, new=new)
+                outcomes[position] = "applied" if applied else "duplicate"
         return outcomes
 
     async def _apply_batch(
@@ -412,44 +412,32 @@ class ConsumerRunner:
 
     async def _apply(self, envelope: Envelope, handler: AnyHandler) -> bool:
         async with self.sessionmaker() as session, session.begin():
-            return await self._apply_in(session, envelope, handler)
+            new = envelope.id in await self._record_many(session, [envelope])
+            return await self._apply_in(session, envelope, handler, new=new)
 
     async def _apply_in(
-        self, session: AsyncSession, envelope: Envelope, handler: AnyHandler
+        self, session: AsyncSession, envelope: Envelope, handler: AnyHandler, *, new: bool
     ) -> bool:
-        """Record the event id and run the handler in `session`'s transaction; False if this
-        consumer applied the event before. With tracing on, in a span that continues the
-        producer's trace."""
+        """Run the handler in `session`'s transaction if the event is `new` (its id recorded
+        now, not by an earlier delivery); returns `new`. With tracing on, in a span that
+        continues the producer's trace."""
         if self._tracer is None:  # off: not even the span's attributes are built
-            return await self._record_and_handle(session, envelope, handler)
+            if new:
+                await self._handle(session, envelope, handler)
+            return new
         with consumer_span(
             self._tracer,
             topic=envelope.topic,
             headers=envelope.headers,
             attributes=self._span_attributes(envelope),
         ) as span:
-            applied = await self._record_and_handle(session, envelope, handler)
+            if new:
+                await self._handle(session, envelope, handler)
             if span is not None:
-                span.set_attribute("tansiq.outcome", "applied" if applied else "duplicate")
-            return applied
+                span.set_attribute("tansiq.outcome", "applied" if new else "duplicate")
+            return new
 
-    async def _record_and_handle(
-        self, session: AsyncSession, envelope: Envelope, handler: AnyHandler
-    ) -> bool:
-        first_time = await session.execute(
-            pg_insert(processed_events)
-            .values(
-                consumer=self.spec.name,
-                event_id=envelope.id,
-                topic=envelope.topic,
-                partition=envelope.partition,
-                offset=envelope.offset,
-            )
-            .on_conflict_do_nothing()
-            .returning(processed_events.c.event_id)
-        )
-        if first_time.first() is None:
-            return False
+    async def _handle(self, session: AsyncSession, envelope: Envelope, handler: AnyHandler) -> None:
         # Audit rows and events the handler causes carry the event as their request.
         request_id = request_id_var.set(envelope.id)
         traceparent = traceparent_var.set(envelope.headers.get("traceparent"))
@@ -463,7 +451,6 @@ class ConsumerRunner:
         finally:
             traceparent_var.reset(traceparent)
             request_id_var.reset(request_id)
-        return True
 
     async def _dead_letter(
         self, record: KafkaRecord, error: BaseException, reason: str, *, attempts: int
