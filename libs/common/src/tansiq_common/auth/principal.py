@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -29,6 +31,9 @@ class Principal:
     sub: str
     org: str
     roles: frozenset[str]
+    # Every claim of the verified token (`exp`, a service's own such as `orgs`), read once at
+    # verification; not part of who the caller is (equality, hash).
+    claims: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def has_any(self, *roles: Role | str) -> bool:
         return any(str(role) in self.roles for role in roles)

@@ -95,4 +95,4 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         roles = roles.split()
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise InvalidToken("claim roles is not a list of strings")
-    return Principal(sub=sub, org=org, roles=frozenset(roles))
+    return Principal(sub=sub, org=org, roles=frozenset(roles), claims=claims)
