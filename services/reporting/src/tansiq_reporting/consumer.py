@@ -2,11 +2,12 @@
 rebuilds them, see tansiq_reporting.rebuild).
 
 Each event fills its replica and marks the records it touched *due*, a fetched batch of events
-in one transaction (the runner's batch handler, `apply_events`), and wakes the evaluator (NOTIFY), which re-evaluates due records in batches right after
-(`findings.schedule`): evaluating a whole batch at once costs a fraction of evaluating each
-event alone. The consumer never waits for the evaluator: it writes the records and their mark,
-the evaluator their findings, counters and re-check times, and clears a mark only on the
-version it evaluated.
+in one transaction (the runner's batch handler, `apply_events`), and wakes the evaluator
+(NOTIFY), which re-evaluates due records in batches right after (`findings.schedule`):
+evaluating a whole batch at once costs a fraction of evaluating each event alone. The consumer
+never waits for the evaluator: it writes the records and their mark, the evaluator their
+findings, counters and re-check times, and clears a mark only if none came since it read the
+record.
 
 Organizations: the replica derives each one's ministry and coordinating-body standing from the
 hierarchy it holds, recomputed for the whole subtree when an organization moves; every record

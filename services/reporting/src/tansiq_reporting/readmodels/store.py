@@ -318,8 +318,8 @@ def upsert_many(
 
 def mark_due(session: Session, table: sa.Table, ids: Iterable[str]) -> None:
     """Have the evaluator's next pass evaluate these records (during a rebuild: the pass that
-    ends it). The consumer sets the mark; only the evaluator clears it, and only on the
-    version it evaluated, so a change made meanwhile is evaluated too."""
+    ends it). The consumer sets the mark; only the evaluator clears it, and only if no other
+    mark came since it read the record, so a change made meanwhile is evaluated too."""
     wanted = sorted({i for i in ids if i})
     if wanted:
         session.execute(
@@ -545,12 +545,6 @@ async def neighbourhoods(
 
 
 # --- rebuilds ----------------------------------------------------------------------------------
-
-
-async def rebuilding(session: AsyncSession) -> bool:
-    """True while a rebuild from the topics is under way (see tansiq_reporting.rebuild)."""
-    row = (await session.execute(sa.select(rebuild_state.c.rebuilding))).first()
-    return bool(row and row.rebuilding)
 
 
 async def set_rebuilding(session: AsyncSession, on: bool) -> None:
