@@ -83,6 +83,7 @@ def create_service_app(
             application_name=f"tansiq-{service}",
             pool_timeout=settings.database_pool_timeout_s,
             read_pool_size=settings.database_read_pool_size,
+            write_pool_size=settings.database_write_pool_size,
         )
         app.state.db = db
         # Reads: one statement each, no transaction of their own (no BEGIN/ROLLBACK round trips).

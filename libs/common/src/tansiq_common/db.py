@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import asyncpg
@@ -90,6 +91,7 @@ class Database:
         application_name: str = "tansiq",
         pool_timeout: float = 30.0,
         read_pool_size: int | None = None,
+        write_pool_size: int | None = None,
         **engine_options: Any,
     ) -> None:
         self.url = url
@@ -117,14 +119,18 @@ class Database:
             connect_args={"server_settings": server_settings},
             **engine_options,
         )
-        # The reads on the driver (DriverReads) have connections of their own: `read_pool_size`
-        # (default: `pool_size`) more, opened as needed.
+        # The reads on the driver (DriverReads) and the requests' units of work have connections
+        # of their own: `read_pool_size` and `write_pool_size` (default: `pool_size`) more,
+        # opened as needed. Two pools, so a burst of one kind never starves the other.
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self.driver_pool = DriverPool(
-            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
-            size=read_pool_size or pool_size,
-            timeout=pool_timeout,
+            dsn, size=read_pool_size or pool_size, timeout=pool_timeout,
             server_settings=server_settings,
-        )
+        )  # fmt: skip
+        self.write_pool = DriverPool(
+            dsn, size=write_pool_size or pool_size, timeout=pool_timeout,
+            server_settings=server_settings,
+        )  # fmt: skip
         self.reads = DriverReads(self.driver_pool)
         event.listen(self.engine.sync_engine, "handle_error", _value_not_storable)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
@@ -136,8 +142,25 @@ class Database:
             await conn.execute(text("select 1"))
 
     async def dispose(self) -> None:
+        await self.write_pool.close()
         await self.driver_pool.close()
         await self.engine.dispose()
+
+
+def numbered(sql: str, *names: str) -> str:
+    """`sql` with its `:name` parameters as asyncpg's $n, n being the name's place in `names`:
+    a statement written once serves SQLAlchemy's `text()` and the driver."""
+    for number, name in enumerate(names, 1):
+        sql, count = re.subn(rf"(?<![:\w]):{name}\b", f"${number}", sql)
+        if not count:
+            raise ValueError(f"no :{name} in the statement")
+    return sql
+
+
+def driver_error(exc: BaseException) -> Exception | None:
+    """What a statement's failure on the driver is answered as: 503 for a lost connection, 422
+    for a value the database cannot hold; None: the error itself."""
+    return _answer(exc)
 
 
 class Params:

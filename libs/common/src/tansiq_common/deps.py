@@ -72,7 +72,8 @@ async def get_reads(request: Request) -> DriverReads:
 async def get_uow(
     request: Request, principal: Principal = Depends(current_principal)
 ) -> UnitOfWork:
-    return UnitOfWork(request.app.state.db.sessionmaker, actor=principal)
+    db = request.app.state.db
+    return UnitOfWork(db.sessionmaker, actor=principal, pool=db.write_pool)
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,7 @@ class DriverPool:
             with self._line.place(self.timeout, self._hand_on) as waiter:
                 return await waiter
         except Empty:
-            log.warning("no free database connection for a read within %ss", self.timeout)
+            log.warning("no free database connection within %ss", self.timeout)
             raise ServiceUnavailable(
                 "Every database connection is busy; retry shortly.", retry_after=1
             ) from None

@@ -16,11 +16,12 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
+import asyncpg
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from tansiq_common.codec import RowMapper
+from tansiq_common.codec import RowMapper, json_text
 from tansiq_common.domain import DomainError, RuleConflict, VersionedAggregate
 from tansiq_common.uow import UnitOfWork
 
@@ -50,33 +51,104 @@ def _parse_id_text(text: str) -> str | None:
         return None
 
 
-def constraint_name(exc: IntegrityError) -> str | None:
-    """The name of the constraint a database error violated (asyncpg reports it)."""
-    seen: BaseException | None = exc.orig
+def constraint_name(exc: BaseException) -> str | None:
+    """The name of the constraint a database error violated (asyncpg reports it), on the
+    driver's error itself or on SQLAlchemy's around it."""
+    seen: BaseException | None = exc
     while seen is not None:
         name = getattr(seen, "constraint_name", None)
         if name:
             return str(name)
-        seen = seen.__cause__
+        seen = getattr(seen, "orig", None) or seen.__cause__
     return None
 
 
-# Bound parameter names of the versioned UPDATE (no column has them).
-_SAVED_ID, _LOADED_VERSION = "saved_id_", "loaded_version_"
+class TableStatements:
+    """A table's statements as SQL text for the driver, built once: the row by id (optionally
+    locked), rows by ids, the INSERT of a row's columns and the versioned UPDATE.
+
+    The values are bound as the driver takes them, which is what SQLAlchemy's column types did:
+    JSON columns as JSON text (None is JSON null unless the column says `none_as_null`); uuid
+    columns are read back as text, as `UUID(as_uuid=False)` gives them."""
+
+    def __init__(self, table: sa.Table) -> None:
+        self.table = table
+        self.name = _quoted(table.name)
+        selected = []
+        for column in table.c:
+            name = _quoted(column.name)
+            selected.append(f"{name}::text AS {name}" if isinstance(column.type, sa.Uuid) else name)
+        columns = ", ".join(selected)
+        self.select_one = f"SELECT {columns} FROM {self.name} WHERE id = $1"  # noqa: S608 - our SQL
+        self.lock_one = f"{self.select_one} FOR UPDATE"
+        self.select_many = f"SELECT {columns} FROM {self.name} WHERE id = ANY($1)"  # noqa: S608
+        self.lock_many = f"{self.select_many} ORDER BY id FOR UPDATE"
+        self.select_ids = f"SELECT id::text FROM {self.name} WHERE id = ANY($1)"  # noqa: S608
+        self.columns = columns
+        self._by: dict[str, str] = {}
+        self._encoders = {column.name: _bind_encoder(column.type) for column in table.c}
+        self._inserts: dict[tuple[str, ...], tuple[str, list[Callable[[Any], Any] | None]]] = {}
+        self._updates: dict[tuple[str, ...], tuple[str, list[Callable[[Any], Any] | None]]] = {}
+
+    def select_by(self, column: str) -> str:
+        """The rows whose `column` is $1 (a column of the table, never a caller's text)."""
+        sql = self._by.get(column)
+        if sql is None:
+            name = _quoted(self.table.c[column].name)  # KeyError for a column the table lacks
+            sql = self._by[column] = f"SELECT {self.columns} FROM {self.name} WHERE {name} = $1"  # noqa: S608
+        return sql
+
+    def insert(self, row: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The INSERT of `row` (column → value) and its arguments."""
+        names = tuple(row)
+        built = self._inserts.get(names)
+        if built is None:
+            placeholders = ", ".join(f"${n}" for n in range(1, len(names) + 1))
+            built = (
+                f"INSERT INTO {self.name} ({', '.join(map(_quoted, names))}) "  # noqa: S608
+                f"VALUES ({placeholders})",
+                [self._encoders[name] for name in names],
+            )
+            self._inserts[names] = built
+        return built[0], _bound(row.values(), built[1])
+
+    def update(
+        self, aggregate_id: str, loaded_version: int, values: Mapping[str, Any]
+    ) -> tuple[str, list[Any]]:
+        """UPDATE of the row with this id and the version it was loaded at, setting `values`."""
+        names = tuple(values)
+        built = self._updates.get(names)
+        if built is None:
+            sets = ", ".join(f"{_quoted(name)} = ${n}" for n, name in enumerate(names, 3))
+            built = (
+                f"UPDATE {self.name} SET {sets} WHERE id = $1 AND version = $2",  # noqa: S608
+                [self._encoders[name] for name in names],
+            )
+            self._updates[names] = built
+        return built[0], [aggregate_id, loaded_version, *_bound(values.values(), built[1])]
+
+
+_quoted = postgresql.dialect().identifier_preparer.quote  # type: ignore[no-untyped-call] # "end", not end
+
+
+def _bind_encoder(column_type: Any) -> Callable[[Any], Any] | None:
+    if isinstance(column_type, sa.JSON):
+        if column_type.none_as_null:
+            return lambda value: None if value is None else json_text(value)
+        return json_text
+    return None
+
+
+def _bound(values: Any, encoders: list[Callable[[Any], Any] | None]) -> list[Any]:
+    return [
+        value if encode is None else encode(value)
+        for value, encode in zip(values, encoders, strict=True)
+    ]
 
 
 @functools.cache
-def _insert_of(table: sa.Table) -> sa.Insert:
-    return sa.insert(table)
-
-
-@functools.cache
-def _update_of(table: sa.Table) -> sa.Update:
-    """UPDATE of the row with this id and the version it was loaded at; the SET columns are
-    the parameters given at execution."""
-    return sa.update(table).where(
-        table.c.id == sa.bindparam(_SAVED_ID), table.c.version == sa.bindparam(_LOADED_VERSION)
-    )
+def statements_of(table: sa.Table) -> TableStatements:
+    return TableStatements(table)
 
 
 class VersionedRepository(Generic[A]):
@@ -90,6 +162,7 @@ class VersionedRepository(Generic[A]):
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
         self._loaded: dict[str, int] = {}
+        self.sql = statements_of(self.table)
 
     @property
     def session(self) -> AsyncSession:
@@ -114,10 +187,8 @@ class VersionedRepository(Generic[A]):
         canonical = parse_id(aggregate_id)
         if canonical is None:
             return None
-        stmt = sa.select(self.table).where(self.table.c.id == canonical)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = (await self.session.execute(stmt)).first()
+        sql = self.sql.lock_one if for_update else self.sql.select_one
+        row = await self.uow.fetchrow(sql, canonical)
         if row is None:
             return None
         aggregate = self.to_model(row)
@@ -129,11 +200,9 @@ class VersionedRepository(Generic[A]):
         canonical = [i for i in (parse_id(x) for x in ids) if i]
         if not canonical:
             return {}
-        stmt = sa.select(self.table).where(self.table.c.id.in_(canonical))
-        if for_update:
-            stmt = stmt.order_by(self.table.c.id).with_for_update()
+        sql = self.sql.lock_many if for_update else self.sql.select_many
         found = {}
-        for row in await self.session.execute(stmt):
+        for row in await self.uow.fetch(sql, canonical):
             aggregate = self.to_model(row)
             if for_update:
                 self._seen(aggregate)
@@ -144,18 +213,12 @@ class VersionedRepository(Generic[A]):
         canonical = [i for i in (parse_id(x) for x in ids) if i]
         if not canonical:
             return set()
-        rows = await self.session.execute(
-            sa.select(self.table.c.id).where(self.table.c.id.in_(canonical))
-        )
-        return {str(r.id) for r in rows}
+        return {row[0] for row in await self.uow.fetch(self.sql.select_ids, canonical)}
 
     # -- writing --
 
     async def add(self, aggregate: A) -> None:
-        # The row as parameters of one statement per table, not `.values(**row)`: SQLAlchemy
-        # then finds the compiled INSERT in its cache instead of building a statement and its
-        # cache key from every value on each write.
-        await self._guarded(_insert_of(self.table), self.to_row(aggregate))
+        await self._guarded(*self.sql.insert(self.to_row(aggregate)))
         self._seen(aggregate)
 
     async def save(self, aggregate: A) -> None:
@@ -168,9 +231,8 @@ class VersionedRepository(Generic[A]):
         values = self.to_row(aggregate)
         del values["id"]
         values.pop("created_at", None)
-        values[_SAVED_ID], values[_LOADED_VERSION] = aggregate.id, loaded
-        result = await self._guarded(_update_of(self.table), values)
-        if result.rowcount != 1:
+        status = await self._guarded(*self.sql.update(aggregate.id, loaded, values))
+        if status != "UPDATE 1":
             raise ConcurrentChange(f"The {self._name()} changed meanwhile; read it again.")
         self._loaded[aggregate.id] = aggregate.version
 
@@ -178,10 +240,10 @@ class VersionedRepository(Generic[A]):
         self._loaded.setdefault(aggregate.id, aggregate.version)
         self.uow.track(aggregate)
 
-    async def _guarded(self, stmt: Any, params: dict[str, Any] | None = None) -> Any:
+    async def _guarded(self, sql: str, args: Sequence[Any]) -> str:
         try:
-            return await self.session.execute(stmt, params)
-        except IntegrityError as exc:
+            return await self.uow.execute(sql, *args)
+        except asyncpg.IntegrityConstraintViolationError as exc:
             # A concurrent writer won the race a pre-check looks for: name it by constraint.
             factory = self.conflicts.get(constraint_name(exc) or "")
             if factory is None:

@@ -54,6 +54,8 @@ class ServiceSettings(BaseSettings):
     # Connections of the reads on the driver (tansiq_common.pool.DriverPool), besides the
     # engine's pool_size + max_overflow; opened as needed.
     database_read_pool_size: int = Field(10, ge=1)
+    # Connections of the requests' units of work (their writes), likewise.
+    database_write_pool_size: int = Field(10, ge=1)
     database_statement_timeout_ms: int = 30_000
     # How long a request waits for a free connection before answering 503 with Retry-After.
     database_pool_timeout_s: float = Field(5.0, gt=0)

@@ -2,10 +2,21 @@
 
 Services open one with ``async with uow:``; leaving the block normally commits, an exception rolls
 back. Services never call commit themselves, so no half of a change can be written.
+
+Its statements run on the transaction's asyncpg connection (`fetch`, `fetchrow`, `execute`):
+SQL text with $n parameters, as the repositories write it. A request's unit of work (given a
+`pool`) takes that connection from the writes' driver pool and runs BEGIN and COMMIT itself,
+with none of SQLAlchemy's session, statement and pool machinery around each statement (most of
+a create's cost besides the database's own work). A unit of work without a pool (seeding,
+schedules) or `within` a consumer's session runs the same statements on the session's own
+connection, inside the session's transaction, so code written for one runs in the other. The
+session stays for the code still written against it: a unit of work whose first statement
+went through `session` keeps the session's connection for its whole transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -13,10 +24,11 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-import sqlalchemy as sa
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tansiq_common.context import current_request_id
+from tansiq_common.db import driver_error, numbered
 from tansiq_common.events.outbox import (
     NOTIFY_CHANNEL,
     DomainEvent,
@@ -24,6 +36,7 @@ from tansiq_common.events.outbox import (
     insert_from_json,
     outbox_rows,
 )
+from tansiq_common.pool import DriverPool
 
 
 class Actor(Protocol):
@@ -60,11 +73,19 @@ class AuditEntry:
 
 class UnitOfWork:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], actor: Actor | None = None
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        actor: Actor | None = None,
+        *,
+        pool: DriverPool | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._pool = pool
         self.actor: Actor = actor or SystemActor()
         self._session: AsyncSession | None = None
+        self._connection: asyncpg.Connection | None = None
+        self._on_driver = False  # the connection is the pool's, BEGIN and COMMIT are ours
+        self._open = False
         self._reset()
 
     @classmethod
@@ -74,6 +95,7 @@ class UnitOfWork:
         `flush_side_effects()` before committing."""
         uow = cls(async_sessionmaker(), actor)
         uow._session = session
+        uow._open = True
         return uow
 
     def _reset(self) -> None:
@@ -81,19 +103,72 @@ class UnitOfWork:
         self._seen_ids: set[int] = set()
         self._messages: list[OutboxMessage] = []
         self._audit: list[AuditEntry] = []
+        self._savepoints = 0
 
     @property
     def session(self) -> AsyncSession:
-        if self._session is None:
+        if not self._open:
             raise RuntimeError("the unit of work is not open; use `async with uow:`")
+        if self._on_driver:
+            raise RuntimeError(
+                "this unit of work runs on the driver's connection; a session would be another "
+                "transaction: use fetch/fetchrow/execute"
+            )
+        if self._session is None:
+            self._session = self._sessionmaker()
         return self._session
 
+    async def connection(self) -> asyncpg.Connection:
+        """The transaction's asyncpg connection: the pool's (BEGIN sent), or the session's."""
+        if self._connection is not None:
+            return self._connection
+        if not self._open:
+            raise RuntimeError("the unit of work is not open; use `async with uow:`")
+        if self._session is None and self._pool is not None:
+            connection = await self._pool.acquire()
+            try:
+                await connection.execute("BEGIN")
+            except BaseException as exc:
+                self._pool.release(connection, discard=True)
+                raise driver_error(exc) or exc from None
+            self._connection, self._on_driver = connection, True
+            return connection
+        self._connection = await _driver_connection_of(self.session)
+        return self._connection
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        connection = self._connection or await self.connection()
+        try:
+            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
+        except Exception as exc:
+            raise driver_error(exc) or exc from None
+        return rows
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        connection = self._connection or await self.connection()
+        try:
+            row: asyncpg.Record | None = await connection.fetchrow(sql, *args)
+        except Exception as exc:
+            raise driver_error(exc) or exc from None
+        return row
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        """The statement's status (e.g. "UPDATE 1")."""
+        connection = self._connection or await self.connection()
+        try:
+            status: str = await connection.execute(sql, *args)
+        except Exception as exc:
+            raise driver_error(exc) or exc from None
+        return status
+
     async def __aenter__(self) -> Self:
-        if self._session is not None:
+        if self._open:
             raise RuntimeError("a unit of work is not reentrant")
-        self._session = self._sessionmaker()
-        await self._session.begin()
+        self._open = True
         self._reset()
+        if self._pool is None:
+            self._session = self._sessionmaker()
+            await self._session.begin()
         return self
 
     async def __aexit__(
@@ -102,15 +177,43 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        session, self._session = self.session, None
         try:
-            if exc_type is None:
-                await self._write_side_effects(session)
+            if self._on_driver or self._session is None:
+                await self._end_on_driver(exc)
+            else:
+                await self._end_session(exc)
+        finally:
+            self._open, self._session, self._connection, self._on_driver = False, None, None, False
+
+    async def _end_session(self, exc: BaseException | None) -> None:
+        session = self.session
+        try:
+            if exc is None:
+                await self._write_side_effects()
                 await session.commit()
             else:
                 await session.rollback()
         finally:
             await session.close()
+
+    async def _end_on_driver(self, exc: BaseException | None) -> None:
+        if exc is None:
+            await self._write_side_effects()
+        connection = self._connection
+        if connection is None:  # nothing was read or written
+            return
+        assert self._pool is not None
+        sound = True
+        try:
+            await connection.execute("COMMIT" if exc is None else "ROLLBACK")
+        except BaseException as failed:
+            sound = False
+            if exc is None:
+                raise driver_error(failed) or failed from None
+        finally:
+            # A request cancelled mid-statement leaves the protocol's state unknown: closed.
+            sound = sound and (exc is None or isinstance(exc, Exception))
+            self._pool.release(connection, discard=not sound)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -120,16 +223,26 @@ class UnitOfWork:
         # failure every event still on an aggregate was recorded inside it and is dropped.
         self._drain_events()
         seen, messages, audit = len(self._seen), len(self._messages), len(self._audit)
+        # Sent on the transaction's connection in either mode: SQLAlchemy would send a nested
+        # transaction's SAVEPOINT only with the session's next statement, which may never come.
+        self._savepoints += 1
+        name = f"uow_{self._savepoints}"
+        await self.execute(f"SAVEPOINT {name}")
         try:
-            async with self.session.begin_nested():
-                yield
+            yield
         except BaseException:
+            with contextlib.suppress(Exception):  # the connection may be gone with the error
+                await self.execute(f"ROLLBACK TO SAVEPOINT {name}")
             for aggregate in self._seen:
                 aggregate.events.clear()
             for aggregate in self._seen[seen:]:
                 self._seen_ids.discard(id(aggregate))
             del self._seen[seen:], self._messages[messages:], self._audit[audit:]
             raise
+        else:
+            await self.execute(f"RELEASE SAVEPOINT {name}")
+        finally:
+            self._savepoints -= 1
 
     def track(self, aggregate: Aggregate) -> None:
         """Collect the aggregate's events at commit."""
@@ -159,25 +272,20 @@ class UnitOfWork:
 
     async def flush_side_effects(self) -> None:
         """Write the collected events and audit rows into the open transaction."""
-        await self._write_side_effects(self.session)
+        await self._write_side_effects()
 
-    async def _write_side_effects(self, session: AsyncSession) -> None:
+    async def _write_side_effects(self) -> None:
         """The events' outbox rows, the audit rows and the relay's wake-up call, in one
-        statement: each statement of a write costs a round trip and SQLAlchemy's execution
-        around it, more than the rows themselves."""
-        await session.flush()
+        statement: each statement of a write costs a round trip, more than the rows themselves."""
+        if self._session is not None:
+            await self._session.flush()
         self._drain_events()
         self._seen, self._seen_ids = [], set()
         messages, self._messages = outbox_rows(self._messages), []
         audit, self._audit = self._audit_rows(), []
         if messages or audit:
-            await session.execute(
-                _SIDE_EFFECTS,
-                {
-                    "messages": json.dumps(messages),
-                    "audit": json.dumps(audit),
-                    "notify": bool(messages),
-                },
+            await self.execute(
+                _SIDE_EFFECTS, json.dumps(messages), json.dumps(audit), bool(messages)
             )
 
     def _audit_rows(self) -> list[dict[str, Any]]:
@@ -230,8 +338,22 @@ def insert_audit_from_json(parameter: str = "audit", where: str = "") -> str:
 # Data-modifying WITH queries run exactly once and to completion, referenced or not; the audit
 # rows keep the order they were collected in (their ids are drawn in it), as the outbox's do.
 # pg_notify is NOTIFY: delivered to the relay when the transaction commits.
-_SIDE_EFFECTS = sa.text(
+_SIDE_EFFECTS = numbered(
     f"WITH outbox_rows AS ({insert_from_json('messages')}), "
     f"audit_rows AS ({insert_audit_from_json('audit')}) "
-    f"SELECT pg_notify('{NOTIFY_CHANNEL}', '') WHERE CAST(:notify AS boolean)"
+    f"SELECT pg_notify('{NOTIFY_CHANNEL}', '') WHERE CAST(:notify AS boolean)",
+    "messages",
+    "audit",
+    "notify",
 )
+
+
+async def _driver_connection_of(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under the session's, inside its transaction: SQLAlchemy's
+    asyncpg adapter sends BEGIN with its first statement, so one is sent if none was yet."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    if not driver.is_in_transaction():
+        await connection.exec_driver_sql("SELECT 1")
+    return driver

@@ -31,6 +31,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import ARRAY
 from tansiq_common.auth import OrgScope, Principal
 from tansiq_common.auth.scope import OrganizationDirectory
+from tansiq_common.codec import json_text
 from tansiq_common.context import current_request_id, current_traceparent
 from tansiq_common.domain import DomainError, NotAllowed, StateEvent, Unavailable
 from tansiq_common.events.consumer import ConsumerSpec
@@ -46,7 +47,6 @@ from tansiq_engagements.engagements.repository import (
     INSERT_ROWS,
     ROW_STATES,
     UPDATE_ROWS,
-    json_text,
 )
 from tansiq_engagements.engagements.schemas import MAX_BATCH, EngagementIngestItem
 from tansiq_engagements.engagements.service import (

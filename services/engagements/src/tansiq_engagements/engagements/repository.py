@@ -6,11 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from pydantic_core import to_json
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from tansiq_common.auth import OrgScope, Principal, visible_to
-from tansiq_common.codec import RowMapper
+from tansiq_common.codec import RowMapper, json_text
 from tansiq_common.domain import RuleConflict
 from tansiq_common.repository import VersionedRepository, parse_id
 from tansiq_common.search import search_text
@@ -54,13 +53,6 @@ ROW_STATES = " UNION ALL ".join(
     f"FROM docs, jsonb_array_elements(docs.{docs}) AS d"
     for docs in ("created", "changed")
 )
-
-
-def json_text(value: Any) -> str:
-    """JSON text of JSON-ready values, for a bulk write's parameter (pydantic-core's encoder:
-    several times json.dumps's speed; the values come from validated items, so every text is
-    encodable)."""
-    return to_json(value).decode()
 
 
 class DuplicateExternalId(RuleConflict):

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from tansiq_common.codec import RowMapper
+from tansiq_common.db import numbered
 from tansiq_common.domain import RuleConflict
 from tansiq_common.repository import Reader, VersionedRepository, parse_id
 from tansiq_common.search import search_text
@@ -47,24 +48,57 @@ class OrganizationRepository(VersionedRepository[Organization]):
         }
 
     async def find_by(self, column: str, value: str) -> Organization | None:
-        row = (
-            await self.session.execute(
-                sa.select(organizations).where(organizations.c[column] == value)
-            )
-        ).first()
+        """The organization whose unique `column` (iati_identifier, source_key, ...) is
+        `value`."""
+        row = await self.uow.fetchrow(self.sql.select_by(column), value)
         return self.to_model(row) if row else None
 
     async def chain(self, org_id: str | None) -> list[Link]:
-        return await chain(self.session, org_id)
+        canonical = parse_id(org_id)
+        if canonical is None:
+            return []
+        return _links(await self.uow.fetch(_CHAIN_ON_DRIVER, canonical))
 
     async def descendants(self, org_id: str) -> list[tuple[Organization, int]]:
         """Every organization below `org_id` with its depth, parents before children, locked
         and handed to the unit of work (a move re-saves them)."""
-        ordered = await descendant_ids(self.session, org_id)
+        rows = await self.uow.fetch(_DESCENDANTS_ON_DRIVER, org_id, None)
+        ordered = [(row["id"], int(row["depth"])) for row in rows]
         if not ordered:
             return []
         by_id = await self.get_many([i for i, _ in ordered], for_update=True)
         return [(by_id[i], depth) for i, depth in ordered if i in by_id]
+
+
+_CHAIN = """
+    WITH RECURSIVE chain(id, scope, parent_id, status, depth) AS (
+        SELECT id, scope, parent_id, status, 0 FROM organizations WHERE id = :start
+        UNION ALL
+        SELECT o.id, o.scope, o.parent_id, o.status, c.depth + 1
+        FROM organizations o JOIN chain c ON o.id = c.parent_id
+    ) CYCLE id SET is_cycle USING path
+    SELECT id::text, scope, parent_id::text, status FROM chain WHERE NOT is_cycle ORDER BY depth
+"""
+_DESCENDANTS = """
+    WITH RECURSIVE tree(id, depth) AS (
+        SELECT id, 1 FROM organizations WHERE parent_id = :start
+        UNION ALL
+        SELECT o.id, t.depth + 1
+        FROM organizations o JOIN tree t ON o.parent_id = t.id
+    ) CYCLE id SET is_cycle USING path
+    SELECT id::text, depth FROM tree WHERE NOT is_cycle ORDER BY depth, id
+    LIMIT :limit
+"""
+_CHAIN_ON_DRIVER = numbered(_CHAIN, "start")
+# LIMIT NULL: no limit.
+_DESCENDANTS_ON_DRIVER = numbered(_DESCENDANTS, "start", "limit")
+
+
+def _links(rows: Any) -> list[Link]:
+    return [
+        Link(r["id"], Scope(r["scope"]), r["parent_id"], Status(r["status"]))
+        for r in rows
+    ]  # fmt: skip
 
 
 async def chain(session: Reader, org_id: str | None) -> list[Link]:
@@ -76,49 +110,13 @@ async def chain(session: Reader, org_id: str | None) -> list[Link]:
     canonical = parse_id(org_id)
     if canonical is None:
         return []
-    rows = await session.execute(
-        sa.text(
-            """
-            WITH RECURSIVE chain(id, scope, parent_id, status, depth) AS (
-                SELECT id, scope, parent_id, status, 0 FROM organizations WHERE id = :start
-                UNION ALL
-                SELECT o.id, o.scope, o.parent_id, o.status, c.depth + 1
-                FROM organizations o JOIN chain c ON o.id = c.parent_id
-            ) CYCLE id SET is_cycle USING path
-            SELECT id, scope, parent_id, status FROM chain WHERE NOT is_cycle ORDER BY depth
-            """
-        ),
-        {"start": canonical},
-    )
-    return [
-        Link(
-            str(r.id),
-            Scope(r.scope),
-            str(r.parent_id) if r.parent_id else None,
-            Status(r.status),
-        )
-        for r in rows
-    ]
+    rows = await session.execute(sa.text(_CHAIN), {"start": canonical})
+    return _links(row._mapping for row in rows)
 
 
 async def descendant_ids(
     session: Reader, org_id: str, *, limit: int | None = None
 ) -> list[tuple[str, int]]:
     """(id, depth) of the organizations below `org_id`, parents before children."""
-    rows = await session.execute(
-        sa.text(
-            """
-            WITH RECURSIVE tree(id, depth) AS (
-                SELECT id, 1 FROM organizations WHERE parent_id = :start
-                UNION ALL
-                SELECT o.id, t.depth + 1
-                FROM organizations o JOIN tree t ON o.parent_id = t.id
-            ) CYCLE id SET is_cycle USING path
-            SELECT id, depth FROM tree WHERE NOT is_cycle ORDER BY depth, id
-            LIMIT :limit
-            """
-        ),
-        # LIMIT NULL: no limit.
-        {"start": org_id, "limit": limit},
-    )
-    return [(str(r.id), int(r.depth)) for r in rows]
+    rows = await session.execute(sa.text(_DESCENDANTS), {"start": org_id, "limit": limit})
+    return [(r.id, int(r.depth)) for r in rows]

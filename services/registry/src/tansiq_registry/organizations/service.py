@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from tansiq_common.auth import OrgScope, Role
 from tansiq_common.domain import NotAllowed
 from tansiq_common.etag import require_if_match
@@ -26,9 +25,13 @@ from tansiq_registry.organizations.repository import (
     OrganizationRepository,
     parse_id,
 )
-from tansiq_registry.organizations.tables import organization_moves
 
 ENTITY = "organization"
+
+_RECORD_MOVE = (
+    "INSERT INTO organization_moves (org_id, from_parent_id, to_parent_id, moved_at, moved_by, "
+    "version) VALUES ($1, $2, $3, $4, $5, $6)"
+)
 
 
 def utcnow() -> datetime:
@@ -146,15 +149,14 @@ class OrganizationService:
         await repo.save(org)
         rehomed: list[Organization] = []
         if "parent_id" in changed:
-            await self.uow.session.execute(
-                sa.insert(organization_moves).values(
-                    org_id=org.id,
-                    from_parent_id=before_parent,
-                    to_parent_id=org.parent_id,
-                    moved_at=org.updated_at,
-                    moved_by=self.uow.actor.sub,
-                    version=org.version,
-                )
+            await self.uow.execute(
+                _RECORD_MOVE,
+                org.id,
+                before_parent,
+                org.parent_id,
+                org.updated_at,
+                self.uow.actor.sub,
+                org.version,
             )
         if {"parent_id", "ministry_id", "scope"} & set(changed):
             rehomed = await _rehome_descendants(repo, org, ancestors)
