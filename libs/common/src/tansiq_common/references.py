@@ -52,7 +52,8 @@ import sqlalchemy as sa
 
 from tansiq_common.context import current_request_id, current_traceparent
 from tansiq_common.domain import Unavailable
-from tansiq_common.repository import Reader, parse_id
+from tansiq_common.repository import Reader, parse_id, statements_of
+from tansiq_common.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,9 @@ class ReferenceLookup(Generic[T]):
         self.retry_after_s = retry_after_s
         self.client = client
 
-    async def find(self, session: Reader, record_id: str, *, bearer: str | None) -> T | None:
+    async def find(
+        self, session: Reader | UnitOfWork, record_id: str, *, bearer: str | None
+    ) -> T | None:
         """The record, or None when it does not exist (or the caller may not see it)."""
         canonical = self.normalize_id(str(record_id))
         if canonical is None:
@@ -111,10 +114,11 @@ class ReferenceLookup(Generic[T]):
         return (await self.find_many(session, [canonical], bearer=bearer)).get(canonical)
 
     async def find_many(
-        self, session: Reader, ids: Iterable[str], *, bearer: str | None
+        self, session: Reader | UnitOfWork, ids: Iterable[str], *, bearer: str | None
     ) -> dict[str, T]:
         """{canonical id: value} of the records that exist; raises ReferenceUnavailable when a
-        replica miss cannot be asked of the owner."""
+        replica miss cannot be asked of the owner. `session`: a reader, or a unit of work (the
+        replica is read in its transaction)."""
         # Each id once before it is read: a batch names the same few records again and again.
         named = dict.fromkeys(ids)
         wanted = list(dict.fromkeys(c for c in (self.normalize_id(str(i)) for i in named) if c))
@@ -128,9 +132,13 @@ class ReferenceLookup(Generic[T]):
 
     # -- internals --
 
-    async def _from_replica(self, session: Reader, ids: list[str]) -> dict[str, T]:
+    async def _from_replica(self, session: Reader | UnitOfWork, ids: list[str]) -> dict[str, T]:
         if self.replica is None or self.from_row is None:
             return {}
+        if isinstance(session, UnitOfWork):
+            sql = statements_of(self.replica).select_any(self.id_column)
+            records = await session.fetch(sql, ids)
+            return {str(r[self.id_column]): self.from_row(dict(r)) for r in records}
         column = self.replica.c[self.id_column]
         rows = await session.execute(sa.select(self.replica).where(column.in_(ids)))
         return {

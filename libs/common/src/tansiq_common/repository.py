@@ -86,6 +86,7 @@ class TableStatements:
         self.select_ids = f"SELECT id::text FROM {self.name} WHERE id = ANY($1)"  # noqa: S608
         self.columns = columns
         self._by: dict[str, str] = {}
+        self._any: dict[str, str] = {}
         self._encoders = {column.name: _bind_encoder(column.type) for column in table.c}
         self._inserts: dict[tuple[str, ...], tuple[str, list[Callable[[Any], Any] | None]]] = {}
         self._updates: dict[tuple[str, ...], tuple[str, list[Callable[[Any], Any] | None]]] = {}
@@ -96,6 +97,16 @@ class TableStatements:
         if sql is None:
             name = _quoted(self.table.c[column].name)  # KeyError for a column the table lacks
             sql = self._by[column] = f"SELECT {self.columns} FROM {self.name} WHERE {name} = $1"  # noqa: S608
+        return sql
+
+    def select_any(self, column: str) -> str:
+        """The rows whose `column` is one of the array $1."""
+        sql = self._any.get(column)
+        if sql is None:
+            name = _quoted(self.table.c[column].name)
+            sql = self._any[column] = (
+                f"SELECT {self.columns} FROM {self.name} WHERE {name} = ANY($1)"  # noqa: S608
+            )
         return sql
 
     def insert(self, row: Mapping[str, Any]) -> tuple[str, list[Any]]:
