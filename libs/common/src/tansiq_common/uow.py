@@ -161,6 +161,14 @@ class UnitOfWork:
             raise driver_error(exc) or exc from None
         return status
 
+    async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
+        """The statement once per argument tuple, pipelined in one round trip."""
+        connection = self._connection or await self.connection()
+        try:
+            await connection.executemany(sql, args)
+        except Exception as exc:
+            raise driver_error(exc) or exc from None
+
     async def __aenter__(self) -> Self:
         if self._open:
             raise RuntimeError("a unit of work is not reentrant")
