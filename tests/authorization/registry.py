@@ -83,7 +83,7 @@ class World:
 
     async def contact(self, org_id: str) -> str:
         async with UnitOfWork(self.db.sessionmaker) as uow:
-            made = await ContactRepository(uow.session).add(org_id, {"name": "Focal"}, utcnow())
+            made = await ContactRepository(uow).add(org_id, {"name": "Focal"}, utcnow())
         return str(made["id"])
 
 

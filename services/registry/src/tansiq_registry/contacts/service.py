@@ -13,7 +13,8 @@ from tansiq_common.repository import parse_id
 from tansiq_common.uow import UnitOfWork
 
 from tansiq_registry.contacts.repository import ContactRepository
-from tansiq_registry.organizations.queries import get_organization
+from tansiq_registry.organizations.model import OrganizationNotFound
+from tansiq_registry.organizations.repository import OrganizationRepository
 from tansiq_registry.organizations.service import utcnow
 
 ENTITY = "organization_contact"
@@ -41,7 +42,7 @@ class ContactService:
         async with self.uow:
             org_id = await self._organization(org_id)
             self._ensure_may_read()
-            found = await ContactRepository(self.uow.session).list_for(org_id)
+            found = await ContactRepository(self.uow).list_for(org_id)
             for contact in found:
                 self.uow.audit(f"{ENTITY}.read", ENTITY, contact["id"])
             return found
@@ -50,7 +51,7 @@ class ContactService:
         async with self.uow:
             org_id = await self._organization(org_id)
             self._ensure_may_read()
-            contact = await ContactRepository(self.uow.session).get(org_id, _id(contact_id))
+            contact = await ContactRepository(self.uow).get(org_id, _id(contact_id))
             if contact is None:
                 raise ContactNotFound("No such contact.")
             self.uow.audit(f"{ENTITY}.read", ENTITY, contact["id"])
@@ -59,7 +60,7 @@ class ContactService:
     async def add(self, org_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
         async with self.uow:
             org_id = await self._managed(org_id)
-            created = await ContactRepository(self.uow.session).add(org_id, data, utcnow())
+            created = await ContactRepository(self.uow).add(org_id, data, utcnow())
             self.uow.audit(f"{ENTITY}.created", ENTITY, created["id"], sorted(data))
             return created
 
@@ -69,7 +70,7 @@ class ContactService:
         """Replace a focal point's details; the caller must name the version it read."""
         async with self.uow:
             org_id = await self._managed(org_id)
-            repo = ContactRepository(self.uow.session)
+            repo = ContactRepository(self.uow)
             # Locked so two editors with the same ETag cannot both pass the check below.
             current = await repo.get(org_id, _id(contact_id), for_update=True)
             if current is None:
@@ -84,7 +85,7 @@ class ContactService:
         async with self.uow:
             org_id = await self._managed(org_id)
             canonical = _id(contact_id)
-            if not await ContactRepository(self.uow.session).delete(org_id, canonical):
+            if not await ContactRepository(self.uow).delete(org_id, canonical):
                 raise ContactNotFound("No such contact.")
             # The canonical id, so `GET /v1/audit?entity_id=<id>` finds it however it was spelt.
             self.uow.audit(f"{ENTITY}.deleted", ENTITY, canonical)
@@ -92,7 +93,13 @@ class ContactService:
     # -- rules --
 
     async def _organization(self, org_id: str) -> str:
-        return (await get_organization(self.uow.session, org_id)).id
+        """The canonical id of an organization that exists (archived ones too)."""
+        canonical = parse_id(org_id)
+        if canonical is None or not await OrganizationRepository(self.uow).existing_ids(
+            [canonical]
+        ):
+            raise OrganizationNotFound(f"No organization {org_id}.")
+        return canonical
 
     def _ensure_may_read(self) -> None:
         if not reads_personal_data(self.principal, self.scope):
