@@ -1,8 +1,9 @@
 """Read side: one agreement, filtered lists with bilingual search, the history of an agreement.
 
-Every query applies the visibility rule (`repository.visible`, and `_visible`, the same rule as
-SQL text for the reads on the driver's connection): a restricted agreement the caller may not see
-is absent from lists and searches, and a GET by id answers 404 as for a missing one.
+Every query applies the visibility rule (`repository.visible`, and `repository.visible_text`, the
+same rule as SQL text for the reads on the driver's connection): a restricted agreement the
+caller may not see is absent from lists and searches, and a GET by id answers 404 as for a
+missing one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from tansiq_common.auth import OrgScope, Principal, visible_sql
+from tansiq_common.auth import OrgScope, Principal
 from tansiq_common.db import DriverReads, Params
 from tansiq_common.pagination import (
     after_cursor,
@@ -27,7 +28,13 @@ from tansiq_common.repository import Reader
 from tansiq_common.search import matches_sql
 
 from tansiq_agreements.agreements.model import AgreementNotFound, MilestoneNotFound
-from tansiq_agreements.agreements.repository import MAPPER, parse_id, visible
+from tansiq_agreements.agreements.repository import (
+    MAPPER,
+    by_id,
+    parse_id,
+    visible,
+    visible_text,
+)
 from tansiq_agreements.agreements.tables import agreement_history, agreements
 
 # Keyset order of every list: stable while agreements are added.
@@ -76,23 +83,6 @@ def state_from_record(row: Sequence[Any]) -> dict[str, Any]:
     return state
 
 
-def _visible(principal: Principal, scope: OrgScope, p: Params) -> str | None:
-    """`repository.visible` as SQL text (None when the caller sees every agreement)."""
-    return visible_sql(scope, principal, p.bind, owner_ministry="owner_ministry_id")
-
-
-def _by_id(
-    canonical: str, principal: Principal, scope: OrgScope, columns: str
-) -> tuple[str, list[Any]]:
-    p = Params()
-    where = [f"id = {p.bind(canonical)}"]
-    visible = _visible(principal, scope, p)
-    if visible is not None:
-        where.append(visible)
-    # Only column names and $n placeholders are spliced in; every value is bound.
-    return f"SELECT {columns} FROM agreements WHERE {' AND '.join(where)}", p.args  # noqa: S608
-
-
 async def _visible_record(
     reads: DriverReads, agreement_id: str, principal: Principal, scope: OrgScope, columns: str
 ) -> Any:
@@ -101,7 +91,7 @@ async def _visible_record(
     canonical = parse_id(agreement_id)
     row = None
     if canonical is not None:
-        sql, args = _by_id(canonical, principal, scope, columns)
+        sql, args = by_id(canonical, columns, principal, scope)
         row = await reads.fetchrow(sql, *args)
     if row is None:
         raise AgreementNotFound(f"No agreement {agreement_id}.")
@@ -233,8 +223,8 @@ def _conditions(f: AgreementFilter, p: Params) -> list[str]:
 
 
 def _where(f: AgreementFilter, principal: Principal, scope: OrgScope, p: Params) -> list[str]:
-    visible = _visible(principal, scope, p)
-    return ([visible] if visible is not None else []) + _conditions(f, p)
+    seen = visible_text(principal, scope, p)
+    return ([seen] if seen is not None else []) + _conditions(f, p)
 
 
 def list_query(

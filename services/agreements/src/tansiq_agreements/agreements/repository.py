@@ -1,4 +1,5 @@
-"""Loading and storing agreements, their history rows, and the visibility rule as SQL."""
+"""Loading and storing agreements, their history rows, and the visibility rule as SQL (its
+SQLAlchemy form, `visible`, and its SQL text for the driver, `visible_text`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from tansiq_common.auth import OrgScope, Principal, visible_to
+from tansiq_common.auth import OrgScope, Principal, visible_sql, visible_to
 from tansiq_common.codec import RowMapper
 from tansiq_common.context import current_request_id
+from tansiq_common.db import Params
 from tansiq_common.domain import StateEvent
-from tansiq_common.repository import VersionedRepository, parse_id
+from tansiq_common.repository import VersionedRepository, parse_id, statements_of
 from tansiq_common.search import search_text
 from tansiq_common.uow import UnitOfWork
 
@@ -24,9 +26,16 @@ from tansiq_agreements.agreements.model import (
 )
 from tansiq_agreements.agreements.tables import agreement_history, agreements
 
-__all__ = ["AgreementRepository", "parse_id", "visible"]
+__all__ = ["AgreementRepository", "by_id", "parse_id", "visible", "visible_text"]
 
 MAPPER = RowMapper(Agreement)
+HISTORY = statements_of(agreement_history)
+# The expiry schedule's batch: rows another transaction holds are skipped, not waited for.
+_DUE_TO_EXPIRE = (
+    "SELECT id::text FROM agreements WHERE status = ANY($1) AND expires_on < $2 "
+    "ORDER BY expires_on, id LIMIT $3 FOR UPDATE SKIP LOCKED"
+)
+_EXPIRABLE = [status.value for status in EXPIRABLE]
 
 
 class DuplicateSourceKey(InvalidAgreement):
@@ -45,6 +54,34 @@ def visible(principal: Principal, scope: OrgScope) -> sa.ColumnElement[bool]:
         party_org_ids_col=t.c.party_org_ids,
         countries_col=t.c.countries,
     )
+
+
+def visible_text(principal: Principal, scope: OrgScope, p: Params) -> str | None:
+    """`visible` as SQL text, its values bound in `p` (None when the caller sees every
+    agreement)."""
+    return visible_sql(scope, principal, p.bind, owner_ministry="owner_ministry_id")
+
+
+def by_id(
+    canonical: str,
+    columns: str,
+    principal: Principal | None,
+    scope: OrgScope | None,
+    *,
+    lock: bool = False,
+) -> tuple[str, list[Any]]:
+    """The SELECT of `columns` of the agreement `canonical` if the caller may see it (no
+    principal: the system itself, which sees every one), locked with `lock`, and its
+    arguments."""
+    p = Params()
+    where = [f"id = {p.bind(canonical)}"]
+    if principal is not None and scope is not None:
+        seen = visible_text(principal, scope, p)
+        if seen is not None:
+            where.append(seen)
+    # Only column names and $n placeholders are spliced in; every value is bound.
+    sql = f"SELECT {columns} FROM agreements WHERE {' AND '.join(where)}"  # noqa: S608
+    return (sql + " FOR UPDATE" if lock else sql), p.args
 
 
 class AgreementRepository(VersionedRepository[Agreement]):
@@ -84,12 +121,8 @@ class AgreementRepository(VersionedRepository[Agreement]):
         canonical = parse_id(agreement_id)
         if canonical is None:
             return None
-        stmt = sa.select(agreements).where(agreements.c.id == canonical)
-        if principal is not None and scope is not None:
-            stmt = stmt.where(visible(principal, scope))
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = (await self.session.execute(stmt)).first()
+        sql, args = by_id(canonical, self.sql.columns, principal, scope, lock=for_update)
+        row = await self.uow.fetchrow(sql, *args)
         if row is None:
             return None
         aggregate = self.to_model(row)
@@ -98,27 +131,13 @@ class AgreementRepository(VersionedRepository[Agreement]):
         return aggregate
 
     async def find_by_source_key(self, source_key: str) -> Agreement | None:
-        row = (
-            await self.session.execute(
-                sa.select(agreements).where(agreements.c.source_key == source_key)
-            )
-        ).first()
+        row = await self.uow.fetchrow(self.sql.select_by("source_key"), source_key)
         return self.to_model(row) if row else None
 
     async def due_to_expire(self, today: date, batch: int) -> list[str]:
         """Ids of signed or in-force agreements past their expiry, locked for this transaction;
         rows another transaction holds are skipped (another replica is expiring them)."""
-        rows = await self.session.execute(
-            sa.select(agreements.c.id)
-            .where(
-                agreements.c.status.in_([status.value for status in EXPIRABLE]),
-                agreements.c.expires_on < today,
-            )
-            .order_by(agreements.c.expires_on, agreements.c.id)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        )
-        return [str(r.id) for r in rows]
+        return [row[0] for row in await self.uow.fetch(_DUE_TO_EXPIRE, _EXPIRABLE, today, batch)]
 
     async def write_history(
         self,
@@ -140,7 +159,9 @@ class AgreementRepository(VersionedRepository[Agreement]):
                 f"{AGGREGATE_TYPE}.{event.name}", AGGREGATE_TYPE, aggregate.id, event.changed_fields
             )
         if rows:
-            await self.session.execute(sa.insert(agreement_history), rows)
+            # One statement per row, pipelined: one round trip for all of them.
+            statements = [HISTORY.insert(row) for row in rows]
+            await self.uow.executemany(statements[0][0], [args for _, args in statements])
 
 
 def _history_row(

@@ -313,7 +313,7 @@ class AgreementService:
 
     async def _find_orgs(self, ids: Iterable[Any]) -> dict[str, OrgRef]:
         wanted = [str(i) for i in ids if i is not None]
-        return await self.orgs.find_many(self.uow.session, wanted, bearer=self.bearer)
+        return await self.orgs.find_many(self.uow, wanted, bearer=self.bearer)
 
     def _deciding_org(self, on_behalf_of: str | None) -> str | None:
         if self.scope is not None:
