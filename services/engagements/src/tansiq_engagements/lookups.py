@@ -15,10 +15,10 @@ from typing import Any, Generic, Protocol, TypeVar
 import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from tansiq_common.auth import organization_directory
 from tansiq_common.references import ReferenceLookup
-from tansiq_common.repository import parse_id
+from tansiq_common.repository import parse_id, statements_of
+from tansiq_common.uow import UnitOfWork
 
 from tansiq_engagements.agreements.tables import agreement_directory
 from tansiq_engagements.engagements.model import OrgFacts
@@ -48,7 +48,7 @@ def agreement_id(data: Mapping[str, Any]) -> str:
 
 class Finder(Protocol[T]):
     async def find_many(
-        self, session: AsyncSession, ids: Iterable[str], *, bearer: str | None
+        self, uow: UnitOfWork, ids: Iterable[str], *, bearer: str | None
     ) -> dict[str, T]: ...
 
 
@@ -61,15 +61,16 @@ class ReplicaLookup(Generic[T]):
         self.from_row = from_row
 
     async def find_many(
-        self, session: AsyncSession, ids: Iterable[str], *, bearer: str | None
+        self, uow: UnitOfWork, ids: Iterable[str], *, bearer: str | None
     ) -> dict[str, T]:
+        """Read in the unit of work's transaction, on whichever connection it runs."""
         # Each id once before it is parsed: a batch names the same few records again and again.
         named = dict.fromkeys(ids)
         wanted = list(dict.fromkeys(c for c in (parse_id(str(i)) for i in named) if c))
         if not wanted:
             return {}
-        rows = await session.execute(sa.select(self.replica).where(self.replica.c.id.in_(wanted)))
-        return {str(row._mapping["id"]): self.from_row(dict(row._mapping)) for row in rows}
+        records = await uow.fetch(statements_of(self.replica).select_any("id"), wanted)
+        return {r["id"]: self.from_row(dict(r)) for r in records}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tansiq_common.auth import OrgScope, Principal, visible_sql
+from tansiq_common.auth import OrgScope, Principal
 from tansiq_common.codec import json_converter
 from tansiq_common.db import DriverReads, Params
 from tansiq_common.pagination import after_cursor_sql, order_sql, split_records
@@ -31,7 +31,7 @@ from tansiq_engagements.engagements.model import (
     Report,
     ReportNotFound,
 )
-from tansiq_engagements.engagements.repository import MAPPER, parse_id
+from tansiq_engagements.engagements.repository import MAPPER, parse_id, visibility_sql
 from tansiq_engagements.engagements.tables import engagements
 
 # Keyset order of every list: stable while engagements are added.
@@ -53,12 +53,6 @@ class ReadAccess:
     reads: DriverReads
     principal: Principal
     scope: OrgScope
-
-
-def visibility_sql(scope: OrgScope, principal: Principal, bind: Bind) -> str | None:
-    """The rows `principal` may see, as SQL: `tansiq_common.auth.visible_to` over the
-    engagements' columns (tested against it on the same rows); None when they see every row."""
-    return visible_sql(scope, principal, bind, owner_ministry="lead_ministry_id")
 
 
 # --- one engagement ------------------------------------------------------------------------------

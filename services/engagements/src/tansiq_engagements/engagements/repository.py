@@ -1,15 +1,21 @@
-"""Loading and storing engagements; the upsert by (source, external_id) ingestion relies on."""
+"""Loading and storing engagements; the upsert by (source, external_id) ingestion relies on.
+
+What the API's writes run (loads, checks, the base's add and save) is SQL text on the unit of
+work's connection, so a request's write stays on the driver (tansiq_common.uow); ingestion's
+bulk statements (`lock_keys`, `insert_if_absent`) go through the session its batch writes on.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from tansiq_common.auth import OrgScope, Principal, visible_to
+from tansiq_common.auth import OrgScope, Principal, visible_sql, visible_to
 from tansiq_common.codec import RowMapper, json_text
+from tansiq_common.db import Params
 from tansiq_common.domain import RuleConflict
 from tansiq_common.repository import VersionedRepository, parse_id
 from tansiq_common.search import search_text
@@ -17,7 +23,13 @@ from tansiq_common.search import search_text
 from tansiq_engagements.engagements.model import Engagement
 from tansiq_engagements.engagements.tables import engagements
 
-__all__ = ["DuplicateExternalId", "EngagementRepository", "parse_id", "visibility_clause"]
+__all__ = [
+    "DuplicateExternalId",
+    "EngagementRepository",
+    "parse_id",
+    "visibility_clause",
+    "visibility_sql",
+]
 
 MAPPER = RowMapper(Engagement)
 
@@ -73,6 +85,17 @@ def visibility_clause(scope: OrgScope, principal: Principal) -> sa.ColumnElement
     )
 
 
+def visibility_sql(scope: OrgScope, principal: Principal, bind: Callable[[Any], str]) -> str | None:
+    """`visibility_clause` as SQL text over the engagements' columns (tested against it on the
+    same rows), for the reads and the writes' loads on the driver; None when the caller sees
+    every row. `bind` is `Params.bind`."""
+    return visible_sql(scope, principal, bind, owner_ministry="lead_ministry_id")
+
+
+# The id of the engagement with a (source, external_id): the unique index answers it.
+_BY_KEY = "SELECT id::text FROM engagements WHERE source = $1 AND external_id = $2"
+
+
 class EngagementRepository(VersionedRepository[Engagement]):
     table: ClassVar[sa.Table] = engagements
     mapper: ClassVar[RowMapper] = MAPPER
@@ -97,10 +120,9 @@ class EngagementRepository(VersionedRepository[Engagement]):
         canonical = parse_id(engagement_id)
         if canonical is None:
             return None
-        stmt = sa.select(engagements).where(engagements.c.id == canonical)
-        if scope is not None and principal is not None:
-            stmt = stmt.where(visibility_clause(scope, principal))
-        row = (await self.session.execute(stmt.with_for_update())).first()
+        p = Params(canonical)
+        sql = self.sql.select_one + _visible_to(scope, principal, p) + " FOR UPDATE"
+        row = await self.uow.fetchrow(sql, *p.args)
         if row is None:
             return None
         engagement = self.to_model(row)
@@ -120,7 +142,10 @@ class EngagementRepository(VersionedRepository[Engagement]):
         (every writer locks in the same order: no deadlock between batches). They are not
         handed to the unit of work (`by_keys` does): a batch plans its changes on them and
         writes them, their events and audit entries itself. The keys travel as two arrays
-        joined on the unique index (a list of row values is planned as a scan of the table)."""
+        joined on the unique index (a list of row values is planned as a scan of the table).
+
+        Ingestion's load, on the session: it is a batch's first statement, so its unit of work
+        runs on the session, where ingestion writes the batch (engagements.ingest)."""
         if not keys:
             return {}
         t = engagements
@@ -181,11 +206,8 @@ class EngagementRepository(VersionedRepository[Engagement]):
 
     async def find_by_key(self, source: str, external_id: str) -> str | None:
         """The id of the engagement with this (source, external_id), if any."""
-        t = engagements
-        found = await self.session.scalar(
-            sa.select(t.c.id).where(t.c.source == source, t.c.external_id == external_id)
-        )
-        return None if found is None else str(found)
+        row = await self.uow.fetchrow(_BY_KEY, source, external_id)
+        return None if row is None else str(row[0])
 
     async def insert_if_absent(self, engagement: Engagement) -> bool:
         """Insert unless an engagement with the same id or (source, external_id) exists; a
@@ -208,7 +230,15 @@ class EngagementRepository(VersionedRepository[Engagement]):
         canonical = [i for i in (parse_id(x) for x in ids) if i]
         if not canonical:
             return set()
-        stmt = sa.select(engagements.c.id).where(engagements.c.id.in_(canonical))
-        if scope is not None and principal is not None:
-            stmt = stmt.where(visibility_clause(scope, principal))
-        return {str(r.id) for r in await self.session.execute(stmt)}
+        p = Params(canonical)
+        sql = self.sql.select_ids + _visible_to(scope, principal, p)
+        return {row[0] for row in await self.uow.fetch(sql, *p.args)}
+
+
+def _visible_to(scope: OrgScope | None, principal: Principal | None, p: Params) -> str:
+    """The visibility rule as an added condition of a statement whose arguments `p` binds (none
+    for the system, without a principal, or a caller who sees every row)."""
+    if scope is None or principal is None:
+        return ""
+    visible = visibility_sql(scope, principal, p.bind)
+    return "" if visible is None else f" AND {visible}"

@@ -288,7 +288,7 @@ class EngagementService:
             orgs += engagement.party_org_ids
         found = await self.organizations(orgs)
         known_agreements = await self.lookups.agreements.find_many(
-            self.uow.session, agreements, bearer=self.bearer
+            self.uow, agreements, bearer=self.bearer
         )
         known_related = await self.repo.existing_visible_ids(related, self.scope, self.principal)
         return References(
@@ -331,7 +331,7 @@ class EngagementService:
             str(a) for a in fields.get("agreement_ids") or () if str(a) not in kept_agreements
         ]
         agreements = await self.lookups.agreements.find_many(
-            self.uow.session, new_agreements, bearer=self.bearer
+            self.uow, new_agreements, bearer=self.bearer
         )
         kept_related = set(current.related_engagement_ids) if current else set()
         new_related = [
@@ -347,9 +347,7 @@ class EngagementService:
     async def organizations(self, ids: Sequence[Any]) -> References:
         """The organizations among `ids` that exist, with what the rules need of them."""
         wanted = [str(i) for i in ids if isinstance(i, str) and i]
-        found = await self.lookups.organizations.find_many(
-            self.uow.session, wanted, bearer=self.bearer
-        )
+        found = await self.lookups.organizations.find_many(self.uow, wanted, bearer=self.bearer)
         return References(organizations=found)
 
     # -- who may write --
