@@ -92,6 +92,8 @@ def _uow(db: Database, mode: str) -> UnitOfWork:
 
 @pytest.fixture
 async def db(infra_db: Database) -> AsyncIterator[Database]:
+    # One connection per pool: the statement log of `_logged` sees every statement.
+    infra_db.write_pool.size = 1
     async with infra_db.engine.begin() as connection:
         await connection.run_sync(things.create)
     try:
@@ -145,7 +147,7 @@ async def test_a_failure_rolls_back_the_row_and_its_side_effects(db: Database, m
     assert await _rows(db, outbox) == []
     assert await _rows(db, audit_log) == []
     if mode == "driver":
-        assert db.write_pool.idle_connections == 1
+        assert db.write_pool.open_connections == 0  # the insert waited for a commit: none came
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -284,6 +286,63 @@ async def test_a_cancelled_change_closes_its_connection_and_writes_nothing(db: D
         await task
     assert db.write_pool.open_connections == 0  # closed, its place free
     assert await _rows(db, things) == []
+
+
+async def _logged(db: Database) -> list[str]:
+    """The statements the write pool's (only) connection will run, as they run."""
+    connection = await db.write_pool.acquire()
+    sent: list[str] = []
+    connection.add_query_logger(lambda record: sent.append(record.query))
+    db.write_pool.release(connection)
+    return sent
+
+
+async def test_a_change_of_one_insert_is_one_statement_without_begin_or_commit(
+    db: Database,
+) -> None:
+    sent = await _logged(db)
+    thing = Thing.create("alone")
+    async with _uow(db, "driver") as uow:
+        await ThingRepository(uow).add(thing)
+        uow.audit("thing.created", "thing", thing.id)
+    await asyncio.sleep(0)  # the driver hands each logged statement on with call_soon
+    assert len(sent) == 1
+    assert sent[0].startswith("WITH written AS (INSERT INTO uow_things")
+    assert [r.id for r in await _rows(db, things)] == [thing.id]
+    assert [e.aggregateid for e in await _rows(db, outbox)] == [thing.id]
+    assert [a.entity_id for a in await _rows(db, audit_log)] == [thing.id]
+
+
+async def test_a_read_after_an_insert_sees_it_and_the_change_stays_one_transaction(
+    db: Database,
+) -> None:
+    sent = await _logged(db)
+    with pytest.raises(RuntimeError):
+        async with _uow(db, "driver") as uow:
+            repo = ThingRepository(uow)
+            thing = Thing.create("seen")
+            await repo.add(thing)
+            assert await repo.existing_ids([thing.id]) == {thing.id}
+            raise RuntimeError("roll back")
+    await asyncio.sleep(0)
+    assert sent[0] == "BEGIN"
+    assert sent[1].startswith("INSERT INTO uow_things")
+    assert sent[-1] == "ROLLBACK"
+    assert await _rows(db, things) == []
+
+
+async def test_an_insert_after_a_read_joins_the_side_effects_before_commit(db: Database) -> None:
+    sent = await _logged(db)
+    thing = Thing.create("after a read")
+    async with _uow(db, "driver") as uow:
+        repo = ThingRepository(uow)
+        assert await repo.get(thing.id) is None
+        await repo.add(thing)
+    await asyncio.sleep(0)
+    assert sent[0] == "BEGIN"
+    assert sent[2].startswith("WITH written AS (INSERT INTO uow_things")
+    assert sent[3:] == ["COMMIT"]
+    assert [e.aggregateid for e in await _rows(db, outbox)] == [thing.id]
 
 
 def test_statements_bind_json_as_text_and_read_uuids_as_text() -> None:

@@ -147,10 +147,11 @@ class Database:
         await self.engine.dispose()
 
 
-def numbered(sql: str, *names: str) -> str:
-    """`sql` with its `:name` parameters as asyncpg's $n, n being the name's place in `names`:
-    a statement written once serves SQLAlchemy's `text()` and the driver."""
-    for number, name in enumerate(names, 1):
+def numbered(sql: str, *names: str, start: int = 1) -> str:
+    """`sql` with its `:name` parameters as asyncpg's $n, n being the name's place in `names`
+    (counted from `start`): a statement written once serves SQLAlchemy's `text()` and the
+    driver."""
+    for number, name in enumerate(names, start):
         sql, count = re.subn(rf"(?<![:\w]):{name}\b", f"${number}", sql)
         if not count:
             raise ValueError(f"no :{name} in the statement")

@@ -229,7 +229,8 @@ class VersionedRepository(Generic[A]):
     # -- writing --
 
     async def add(self, aggregate: A) -> None:
-        await self._guarded(*self.sql.insert(self.to_row(aggregate)))
+        # Sent with the unit of work's next statement or its commit (UnitOfWork.write).
+        await self.uow.write(*self.sql.insert(self.to_row(aggregate)), self.conflicts)
         self._seen(aggregate)
 
     async def save(self, aggregate: A) -> None:

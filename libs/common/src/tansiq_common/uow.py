@@ -17,8 +17,8 @@ went through `session` keeps the session's connection for its whole transaction.
 from __future__ import annotations
 
 import contextlib
-import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+import functools
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -27,6 +27,7 @@ from typing import Any, Protocol, Self
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tansiq_common.codec import json_text
 from tansiq_common.context import current_request_id
 from tansiq_common.db import driver_error, numbered
 from tansiq_common.events.outbox import (
@@ -37,6 +38,7 @@ from tansiq_common.events.outbox import (
     outbox_rows,
 )
 from tansiq_common.pool import DriverPool
+from tansiq_common.problems import ServiceUnavailable
 
 
 class Actor(Protocol):
@@ -104,12 +106,13 @@ class UnitOfWork:
         self._messages: list[OutboxMessage] = []
         self._audit: list[AuditEntry] = []
         self._savepoints = 0
+        self._pending: list[_Write] = []
 
     @property
     def session(self) -> AsyncSession:
         if not self._open:
             raise RuntimeError("the unit of work is not open; use `async with uow:`")
-        if self._on_driver:
+        if self._on_driver or self._pending:
             raise RuntimeError(
                 "this unit of work runs on the driver's connection; a session would be another "
                 "transaction: use fetch/fetchrow/execute"
@@ -137,6 +140,8 @@ class UnitOfWork:
         return self._connection
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        if self._pending:
+            await self._flush_pending()
         connection = self._connection or await self.connection()
         try:
             rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
@@ -145,6 +150,8 @@ class UnitOfWork:
         return rows
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        if self._pending:
+            await self._flush_pending()
         connection = self._connection or await self.connection()
         try:
             row: asyncpg.Record | None = await connection.fetchrow(sql, *args)
@@ -154,6 +161,8 @@ class UnitOfWork:
 
     async def execute(self, sql: str, *args: Any) -> str:
         """The statement's status (e.g. "UPDATE 1")."""
+        if self._pending:
+            await self._flush_pending()
         connection = self._connection or await self.connection()
         try:
             status: str = await connection.execute(sql, *args)
@@ -163,11 +172,39 @@ class UnitOfWork:
 
     async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
         """The statement once per argument tuple, pipelined in one round trip."""
+        if self._pending:
+            await self._flush_pending()
         connection = self._connection or await self.connection()
         try:
             await connection.executemany(sql, args)
         except Exception as exc:
             raise driver_error(exc) or exc from None
+
+    async def write(
+        self, sql: str, args: Sequence[Any], conflicts: Conflicts | None = None
+    ) -> None:
+        """A write nothing reads back before the commit (a repository's INSERT). On the driver
+        it waits for the unit of work's next statement, or for the commit, where it joins the
+        side effects' statement: a change made of one such write is then one statement, its own
+        transaction, with no BEGIN or COMMIT round trips. `conflicts` names the rule a unique
+        violation breaks, by constraint."""
+        write = _Write(sql, args, conflicts or {})
+        if self._pool is not None and self._session is None:
+            self._pending.append(write)
+        else:
+            await self._run(write)
+
+    async def _flush_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for write in pending:
+            await self._run(write)
+
+    async def _run(self, write: _Write) -> None:
+        connection = self._connection or await self.connection()
+        try:
+            await connection.execute(write.sql, *write.args)
+        except Exception as exc:
+            raise _refusal(exc, write.conflicts) from None
 
     async def __aenter__(self) -> Self:
         if self._open:
@@ -192,6 +229,7 @@ class UnitOfWork:
                 await self._end_session(exc)
         finally:
             self._open, self._session, self._connection, self._on_driver = False, None, None, False
+            self._pending = []
 
     async def _end_session(self, exc: BaseException | None) -> None:
         session = self.session
@@ -205,6 +243,9 @@ class UnitOfWork:
             await session.close()
 
     async def _end_on_driver(self, exc: BaseException | None) -> None:
+        if exc is None and self._connection is None and len(self._pending) <= 1:
+            await self._commit_alone()
+            return
         if exc is None:
             await self._write_side_effects()
         connection = self._connection
@@ -238,6 +279,8 @@ class UnitOfWork:
         await self.execute(f"SAVEPOINT {name}")
         try:
             yield
+            if self._pending:  # its writes fail inside it, not at the commit
+                await self._flush_pending()
         except BaseException:
             with contextlib.suppress(Exception):  # the connection may be gone with the error
                 await self.execute(f"ROLLBACK TO SAVEPOINT {name}")
@@ -282,19 +325,61 @@ class UnitOfWork:
         """Write the collected events and audit rows into the open transaction."""
         await self._write_side_effects()
 
+    async def _commit_alone(self) -> None:
+        """Nothing was sent yet: the pending write and the side effects as one statement on a
+        connection in autocommit, which is its own transaction (all of it or nothing)."""
+        write = self._pending.pop() if self._pending else None
+        messages, audit = self._side_effect_rows()
+        if write is None and not messages and not audit:
+            return  # nothing was read or written
+        if write is None:
+            write = _Write(_SIDE_EFFECTS, _side_effect_args(messages, audit), {})
+        elif messages or audit:
+            write = _Write(
+                _with_side_effects(write.sql, len(write.args)),
+                [*write.args, *_side_effect_args(messages, audit)],
+                write.conflicts,
+            )
+        assert self._pool is not None
+        connection = await self._pool.acquire()
+        sound = False
+        try:
+            await connection.execute(write.sql, *write.args)
+            sound = True
+        except Exception as exc:
+            sound = not isinstance(driver_error(exc), ServiceUnavailable)
+            raise _refusal(exc, write.conflicts) from None
+        finally:
+            self._pool.release(connection, discard=not sound)
+
+    def _side_effect_rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        self._drain_events()
+        self._seen, self._seen_ids = [], set()
+        messages, self._messages = outbox_rows(self._messages), []
+        audit, self._audit = self._audit_rows(), []
+        return messages, audit
+
     async def _write_side_effects(self) -> None:
         """The events' outbox rows, the audit rows and the relay's wake-up call, in one
         statement: each statement of a write costs a round trip, more than the rows themselves."""
         if self._session is not None:
             await self._session.flush()
-        self._drain_events()
-        self._seen, self._seen_ids = [], set()
-        messages, self._messages = outbox_rows(self._messages), []
-        audit, self._audit = self._audit_rows(), []
-        if messages or audit:
-            await self.execute(
-                _SIDE_EFFECTS, json.dumps(messages), json.dumps(audit), bool(messages)
+        messages, audit = self._side_effect_rows()
+        if not messages and not audit:
+            if self._pending:
+                await self._flush_pending()
+            return
+        if len(self._pending) == 1:  # joins the side effects' statement
+            write = self._pending.pop()
+            await self._run(
+                _Write(
+                    _with_side_effects(write.sql, len(write.args)),
+                    [*write.args, *_side_effect_args(messages, audit)],
+                    write.conflicts,
+                )
             )
+        else:
+            await self.execute(_SIDE_EFFECTS, *_side_effect_args(messages, audit))
 
     def _audit_rows(self) -> list[dict[str, Any]]:
         request_id = current_request_id()
@@ -346,14 +431,42 @@ def insert_audit_from_json(parameter: str = "audit", where: str = "") -> str:
 # Data-modifying WITH queries run exactly once and to completion, referenced or not; the audit
 # rows keep the order they were collected in (their ids are drawn in it), as the outbox's do.
 # pg_notify is NOTIFY: delivered to the relay when the transaction commits.
-_SIDE_EFFECTS = numbered(
-    f"WITH outbox_rows AS ({insert_from_json('messages')}), "
+_SIDE_EFFECTS_PARTS = (
+    f"outbox_rows AS ({insert_from_json('messages')}), "
     f"audit_rows AS ({insert_audit_from_json('audit')}) "
-    f"SELECT pg_notify('{NOTIFY_CHANNEL}', '') WHERE CAST(:notify AS boolean)",
-    "messages",
-    "audit",
-    "notify",
+    f"SELECT pg_notify('{NOTIFY_CHANNEL}', '') WHERE CAST(:notify AS boolean)"
 )
+_SIDE_EFFECTS = numbered(f"WITH {_SIDE_EFFECTS_PARTS}", "messages", "audit", "notify")
+
+Conflicts = Mapping[str, Callable[[], Exception]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    sql: str
+    args: Sequence[Any]
+    conflicts: Conflicts
+
+
+def _side_effect_args(messages: list[dict[str, Any]], audit: list[dict[str, Any]]) -> list[Any]:
+    return [json_text(messages), json_text(audit), bool(messages)]
+
+
+@functools.lru_cache(maxsize=256)
+def _with_side_effects(sql: str, taken: int) -> str:
+    """`sql` (a write with `taken` parameters) and the side effects in one statement: its own
+    WITH query, run once and to completion like the others."""
+    parts = numbered(_SIDE_EFFECTS_PARTS, "messages", "audit", "notify", start=taken + 1)
+    return f"WITH written AS ({sql}), {parts}"
+
+
+def _refusal(exc: Exception, conflicts: Conflicts) -> Exception:
+    """A unique violation as the rule its constraint names; else what driver_error answers."""
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        factory = conflicts.get(exc.constraint_name or "")
+        if factory is not None:
+            return factory()
+    return driver_error(exc) or exc
 
 
 async def _driver_connection_of(session: AsyncSession) -> asyncpg.Connection:
