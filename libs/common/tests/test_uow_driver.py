@@ -331,6 +331,15 @@ async def test_a_read_after_an_insert_sees_it_and_the_change_stays_one_transacti
     assert await _rows(db, things) == []
 
 
+async def test_the_connection_handed_out_has_the_waiting_insert_sent_first(db: Database) -> None:
+    thing = Thing.create("sent first")
+    async with _uow(db, "driver") as uow:
+        await ThingRepository(uow).add(thing)
+        connection = await uow.connection()
+        assert await connection.fetchval("SELECT count(*) FROM uow_things") == 1
+    assert [r.id for r in await _rows(db, things)] == [thing.id]
+
+
 async def test_an_insert_after_a_read_joins_the_side_effects_before_commit(db: Database) -> None:
     sent = await _logged(db)
     thing = Thing.create("after a read")

@@ -12,6 +12,10 @@ schedules) or `within` a consumer's session runs the same statements on the sess
 connection, inside the session's transaction, so code written for one runs in the other. The
 session stays for the code still written against it: a unit of work whose first statement
 went through `session` keeps the session's connection for its whole transaction.
+
+A repository's INSERT waits (`write`) for the unit of work's next statement, which sends it
+first, or for the commit, where it joins the side effects' statement: a change made of one
+insert is then one statement in autocommit, its own transaction, with no BEGIN or COMMIT.
 """
 
 from __future__ import annotations
@@ -122,9 +126,13 @@ class UnitOfWork:
         return self._session
 
     async def connection(self) -> asyncpg.Connection:
-        """The transaction's asyncpg connection: the pool's (BEGIN sent), or the session's."""
-        if self._connection is not None:
-            return self._connection
+        """The transaction's asyncpg connection: the pool's (BEGIN sent), or the session's;
+        writes still waiting are sent on it first."""
+        if self._pending:
+            await self._flush_pending()
+        return self._connection or await self._open_connection()
+
+    async def _open_connection(self) -> asyncpg.Connection:
         if not self._open:
             raise RuntimeError("the unit of work is not open; use `async with uow:`")
         if self._session is None and self._pool is not None:
@@ -142,7 +150,7 @@ class UnitOfWork:
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         if self._pending:
             await self._flush_pending()
-        connection = self._connection or await self.connection()
+        connection = self._connection or await self._open_connection()
         try:
             rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
         except Exception as exc:
@@ -152,7 +160,7 @@ class UnitOfWork:
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         if self._pending:
             await self._flush_pending()
-        connection = self._connection or await self.connection()
+        connection = self._connection or await self._open_connection()
         try:
             row: asyncpg.Record | None = await connection.fetchrow(sql, *args)
         except Exception as exc:
@@ -163,7 +171,7 @@ class UnitOfWork:
         """The statement's status (e.g. "UPDATE 1")."""
         if self._pending:
             await self._flush_pending()
-        connection = self._connection or await self.connection()
+        connection = self._connection or await self._open_connection()
         try:
             status: str = await connection.execute(sql, *args)
         except Exception as exc:
@@ -174,7 +182,7 @@ class UnitOfWork:
         """The statement once per argument tuple, pipelined in one round trip."""
         if self._pending:
             await self._flush_pending()
-        connection = self._connection or await self.connection()
+        connection = self._connection or await self._open_connection()
         try:
             await connection.executemany(sql, args)
         except Exception as exc:
@@ -200,7 +208,7 @@ class UnitOfWork:
             await self._run(write)
 
     async def _run(self, write: _Write) -> None:
-        connection = self._connection or await self.connection()
+        connection = self._connection or await self._open_connection()
         try:
             await connection.execute(write.sql, *write.args)
         except Exception as exc:
