@@ -288,11 +288,18 @@ async def test_a_cancelled_change_closes_its_connection_and_writes_nothing(db: D
     assert await _rows(db, things) == []
 
 
+def _introspection(query: str) -> bool:
+    # The driver's own queries, once per connection: the types of a statement's parameters.
+    return "jit" in query or "pg_catalog" in query or "pg_type" in query
+
+
 async def _logged(db: Database) -> list[str]:
     """The statements the write pool's (only) connection will run, as they run."""
     connection = await db.write_pool.acquire()
     sent: list[str] = []
-    connection.add_query_logger(lambda record: sent.append(record.query))
+    connection.add_query_logger(
+        lambda record: None if _introspection(record.query) else sent.append(record.query)
+    )
     db.write_pool.release(connection)
     return sent
 
@@ -340,18 +347,59 @@ async def test_the_connection_handed_out_has_the_waiting_insert_sent_first(db: D
     assert [r.id for r in await _rows(db, things)] == [thing.id]
 
 
-async def test_an_insert_after_a_read_joins_the_side_effects_before_commit(db: Database) -> None:
+async def test_lookups_and_one_insert_need_no_transaction(db: Database) -> None:
     sent = await _logged(db)
-    thing = Thing.create("after a read")
+    thing = Thing.create("after lookups")
     async with _uow(db, "driver") as uow:
         repo = ThingRepository(uow)
         assert await repo.get(thing.id) is None
+        assert await repo.existing_ids([thing.id]) == set()
         await repo.add(thing)
     await asyncio.sleep(0)
-    assert sent[0] == "BEGIN"
+    assert sent[0].startswith("SELECT id::text AS id")
+    assert sent[1].startswith("SELECT id::text FROM uow_things")
     assert sent[2].startswith("WITH written AS (INSERT INTO uow_things")
-    assert sent[3:] == ["COMMIT"]
+    assert len(sent) == 3  # no BEGIN, no COMMIT: each statement is its own transaction
     assert [e.aggregateid for e in await _rows(db, outbox)] == [thing.id]
+    assert db.write_pool.idle_connections == 1
+
+
+async def test_an_insert_after_a_locking_read_joins_the_side_effects_before_commit(
+    db: Database,
+) -> None:
+    first = Thing.create("first")
+    async with _uow(db, "driver") as uow:
+        await ThingRepository(uow).add(first)
+    sent = await _logged(db)
+    second = Thing.create("second")
+    async with _uow(db, "driver") as uow:
+        repo = ThingRepository(uow)
+        assert await repo.existing_ids([first.id]) == {first.id}  # a lookup: no BEGIN yet
+        assert await repo.get(first.id, for_update=True) is not None
+        await repo.add(second)
+    await asyncio.sleep(0)
+    assert sent[0].startswith("SELECT id::text FROM uow_things")
+    assert sent[1] == "BEGIN"
+    assert sent[2].endswith("FOR UPDATE")
+    assert sent[3].startswith("WITH written AS (INSERT INTO uow_things")
+    assert sent[4:] == ["COMMIT"]
+    assert [e.aggregateid for e in await _rows(db, outbox)] == [first.id, second.id]
+
+
+async def test_a_failure_after_lookups_writes_nothing_and_keeps_the_connection(
+    db: Database,
+) -> None:
+    thing = Thing.create("never")
+    with pytest.raises(RuntimeError):
+        async with _uow(db, "driver") as uow:
+            repo = ThingRepository(uow)
+            assert await repo.get(thing.id) is None
+            await repo.add(thing)
+            uow.audit("thing.created", "thing", thing.id)
+            raise RuntimeError("refused after the lookups")
+    assert await _rows(db, things) == []
+    assert await _rows(db, audit_log) == []
+    assert db.write_pool.idle_connections == 1  # outside a transaction: fit for the next
 
 
 def test_statements_bind_json_as_text_and_read_uuids_as_text() -> None:

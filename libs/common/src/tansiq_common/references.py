@@ -137,7 +137,7 @@ class ReferenceLookup(Generic[T]):
             return {}
         if isinstance(session, UnitOfWork):
             sql = statements_of(self.replica).select_any(self.id_column)
-            records = await session.fetch(sql, ids)
+            records = await session.lookup(sql, ids)
             return {str(r[self.id_column]): self.from_row(dict(r)) for r in records}
         column = self.replica.c[self.id_column]
         rows = await session.execute(sa.select(self.replica).where(column.in_(ids)))

@@ -198,8 +198,11 @@ class VersionedRepository(Generic[A]):
         canonical = parse_id(aggregate_id)
         if canonical is None:
             return None
-        sql = self.sql.lock_one if for_update else self.sql.select_one
-        row = await self.uow.fetchrow(sql, canonical)
+        if for_update:
+            row = await self.uow.fetchrow(self.sql.lock_one, canonical)
+        else:
+            rows = await self.uow.lookup(self.sql.select_one, canonical)
+            row = rows[0] if rows else None
         if row is None:
             return None
         aggregate = self.to_model(row)
@@ -211,9 +214,12 @@ class VersionedRepository(Generic[A]):
         canonical = [i for i in (parse_id(x) for x in ids) if i]
         if not canonical:
             return {}
-        sql = self.sql.lock_many if for_update else self.sql.select_many
+        if for_update:
+            rows = await self.uow.fetch(self.sql.lock_many, canonical)
+        else:
+            rows = await self.uow.lookup(self.sql.select_many, canonical)
         found = {}
-        for row in await self.uow.fetch(sql, canonical):
+        for row in rows:
             aggregate = self.to_model(row)
             if for_update:
                 self._seen(aggregate)
@@ -224,7 +230,7 @@ class VersionedRepository(Generic[A]):
         canonical = [i for i in (parse_id(x) for x in ids) if i]
         if not canonical:
             return set()
-        return {row[0] for row in await self.uow.fetch(self.sql.select_ids, canonical)}
+        return {row[0] for row in await self.uow.lookup(self.sql.select_ids, canonical)}
 
     # -- writing --
 

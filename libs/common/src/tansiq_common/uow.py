@@ -42,7 +42,6 @@ from tansiq_common.events.outbox import (
     outbox_rows,
 )
 from tansiq_common.pool import DriverPool
-from tansiq_common.problems import ServiceUnavailable
 
 
 class Actor(Protocol):
@@ -91,6 +90,9 @@ class UnitOfWork:
         self._session: AsyncSession | None = None
         self._connection: asyncpg.Connection | None = None
         self._on_driver = False  # the connection is the pool's, BEGIN and COMMIT are ours
+        self._ready = (
+            False  # the connection is inside the transaction (BEGIN sent, or the session's)
+        )
         self._open = False
         self._reset()
 
@@ -130,27 +132,57 @@ class UnitOfWork:
         writes still waiting are sent on it first."""
         if self._pending:
             await self._flush_pending()
-        return self._connection or await self._open_connection()
+        if self._ready and self._connection is not None:
+            return self._connection
+        return await self._open_transaction()
 
-    async def _open_connection(self) -> asyncpg.Connection:
+    async def _open_transaction(self) -> asyncpg.Connection:
         if not self._open:
             raise RuntimeError("the unit of work is not open; use `async with uow:`")
         if self._session is None and self._pool is not None:
-            connection = await self._pool.acquire()
+            connection = self._connection or await self._acquire()
             try:
                 await connection.execute("BEGIN")
-            except BaseException as exc:
-                self._pool.release(connection, discard=True)
+            except Exception as exc:
                 raise driver_error(exc) or exc from None
-            self._connection, self._on_driver = connection, True
+            self._ready = True
             return connection
         self._connection = await _driver_connection_of(self.session)
+        self._ready = True
         return self._connection
+
+    async def _acquire(self) -> asyncpg.Connection:
+        assert self._pool is not None
+        self._connection, self._on_driver = await self._pool.acquire(), True
+        return self._connection
+
+    async def lookup(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """A read that locks nothing (a reference's existence, a parent's chain). Before the
+        unit of work has written or locked anything, it runs on its connection outside a
+        transaction: at READ COMMITTED a transaction adds nothing to a plain read (each
+        statement sees what was committed when it started), and a change whose other
+        statements are lookups and one insert then needs no BEGIN or COMMIT round trip."""
+        if self._pending:
+            await self._flush_pending()
+        if self._ready:
+            connection = self._connection
+        elif self._session is None and self._pool is not None:
+            connection = self._connection or await self._acquire()
+        else:
+            connection = await self._open_transaction()
+        assert connection is not None
+        try:
+            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
+        except Exception as exc:
+            raise driver_error(exc) or exc from None
+        return rows
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         if self._pending:
             await self._flush_pending()
-        connection = self._connection or await self._open_connection()
+        connection = self._connection
+        if not self._ready or connection is None:
+            connection = await self._open_transaction()
         try:
             rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
         except Exception as exc:
@@ -160,7 +192,9 @@ class UnitOfWork:
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         if self._pending:
             await self._flush_pending()
-        connection = self._connection or await self._open_connection()
+        connection = self._connection
+        if not self._ready or connection is None:
+            connection = await self._open_transaction()
         try:
             row: asyncpg.Record | None = await connection.fetchrow(sql, *args)
         except Exception as exc:
@@ -171,7 +205,9 @@ class UnitOfWork:
         """The statement's status (e.g. "UPDATE 1")."""
         if self._pending:
             await self._flush_pending()
-        connection = self._connection or await self._open_connection()
+        connection = self._connection
+        if not self._ready or connection is None:
+            connection = await self._open_transaction()
         try:
             status: str = await connection.execute(sql, *args)
         except Exception as exc:
@@ -182,7 +218,9 @@ class UnitOfWork:
         """The statement once per argument tuple, pipelined in one round trip."""
         if self._pending:
             await self._flush_pending()
-        connection = self._connection or await self._open_connection()
+        connection = self._connection
+        if not self._ready or connection is None:
+            connection = await self._open_transaction()
         try:
             await connection.executemany(sql, args)
         except Exception as exc:
@@ -208,7 +246,9 @@ class UnitOfWork:
             await self._run(write)
 
     async def _run(self, write: _Write) -> None:
-        connection = self._connection or await self._open_connection()
+        connection = self._connection
+        if not self._ready or connection is None:
+            connection = await self._open_transaction()
         try:
             await connection.execute(write.sql, *write.args)
         except Exception as exc:
@@ -237,7 +277,7 @@ class UnitOfWork:
                 await self._end_session(exc)
         finally:
             self._open, self._session, self._connection, self._on_driver = False, None, None, False
-            self._pending = []
+            self._ready, self._pending = False, []
 
     async def _end_session(self, exc: BaseException | None) -> None:
         session = self.session
@@ -251,14 +291,22 @@ class UnitOfWork:
             await session.close()
 
     async def _end_on_driver(self, exc: BaseException | None) -> None:
-        if exc is None and self._connection is None and len(self._pending) <= 1:
-            await self._commit_alone()
+        if not self._ready and (exc is not None or len(self._pending) <= 1):
+            # Nothing was written or locked yet: no transaction to end.
+            try:
+                if exc is None:
+                    await self._commit_alone()
+            finally:
+                if self._connection is not None:
+                    assert self._pool is not None
+                    # A request cancelled mid-statement leaves the protocol's state unknown.
+                    cancelled = exc is not None and not isinstance(exc, Exception)
+                    self._pool.release(self._connection, discard=cancelled)
             return
         if exc is None:
             await self._write_side_effects()
         connection = self._connection
-        if connection is None:  # nothing was read or written
-            return
+        assert connection is not None
         assert self._pool is not None
         sound = True
         try:
@@ -334,8 +382,9 @@ class UnitOfWork:
         await self._write_side_effects()
 
     async def _commit_alone(self) -> None:
-        """Nothing was sent yet: the pending write and the side effects as one statement on a
-        connection in autocommit, which is its own transaction (all of it or nothing)."""
+        """No transaction was begun (nothing written or locked, at most lookups): the pending
+        write and the side effects as one statement in autocommit, which is its own transaction
+        (all of it or nothing). The connection is released by the caller."""
         write = self._pending.pop() if self._pending else None
         messages, audit = self._side_effect_rows()
         if write is None and not messages and not audit:
@@ -348,17 +397,11 @@ class UnitOfWork:
                 [*write.args, *_side_effect_args(messages, audit)],
                 write.conflicts,
             )
-        assert self._pool is not None
-        connection = await self._pool.acquire()
-        sound = False
+        connection = self._connection or await self._acquire()
         try:
             await connection.execute(write.sql, *write.args)
-            sound = True
         except Exception as exc:
-            sound = not isinstance(driver_error(exc), ServiceUnavailable)
             raise _refusal(exc, write.conflicts) from None
-        finally:
-            self._pool.release(connection, discard=not sound)
 
     def _side_effect_rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         self._drain_events()

@@ -69,7 +69,7 @@ class ReplicaLookup(Generic[T]):
         wanted = list(dict.fromkeys(c for c in (parse_id(str(i)) for i in named) if c))
         if not wanted:
             return {}
-        records = await uow.fetch(statements_of(self.replica).select_any("id"), wanted)
+        records = await uow.lookup(statements_of(self.replica).select_any("id"), wanted)
         return {r["id"]: self.from_row(dict(r)) for r in records}
 
 

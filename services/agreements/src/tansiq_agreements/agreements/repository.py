@@ -122,7 +122,11 @@ class AgreementRepository(VersionedRepository[Agreement]):
         if canonical is None:
             return None
         sql, args = by_id(canonical, self.sql.columns, principal, scope, lock=for_update)
-        row = await self.uow.fetchrow(sql, *args)
+        if for_update:
+            row = await self.uow.fetchrow(sql, *args)
+        else:
+            rows = await self.uow.lookup(sql, *args)
+            row = rows[0] if rows else None
         if row is None:
             return None
         aggregate = self.to_model(row)
@@ -131,8 +135,8 @@ class AgreementRepository(VersionedRepository[Agreement]):
         return aggregate
 
     async def find_by_source_key(self, source_key: str) -> Agreement | None:
-        row = await self.uow.fetchrow(self.sql.select_by("source_key"), source_key)
-        return self.to_model(row) if row else None
+        rows = await self.uow.lookup(self.sql.select_by("source_key"), source_key)
+        return self.to_model(rows[0]) if rows else None
 
     async def due_to_expire(self, today: date, batch: int) -> list[str]:
         """Ids of signed or in-force agreements past their expiry, locked for this transaction;

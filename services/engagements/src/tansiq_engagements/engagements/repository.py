@@ -206,8 +206,8 @@ class EngagementRepository(VersionedRepository[Engagement]):
 
     async def find_by_key(self, source: str, external_id: str) -> str | None:
         """The id of the engagement with this (source, external_id), if any."""
-        row = await self.uow.fetchrow(_BY_KEY, source, external_id)
-        return None if row is None else str(row[0])
+        rows = await self.uow.lookup(_BY_KEY, source, external_id)
+        return str(rows[0][0]) if rows else None
 
     async def insert_if_absent(self, engagement: Engagement) -> bool:
         """Insert unless an engagement with the same id or (source, external_id) exists; a
@@ -232,7 +232,7 @@ class EngagementRepository(VersionedRepository[Engagement]):
             return set()
         p = Params(canonical)
         sql = self.sql.select_ids + _visible_to(scope, principal, p)
-        return {row[0] for row in await self.uow.fetch(sql, *p.args)}
+        return {row[0] for row in await self.uow.lookup(sql, *p.args)}
 
 
 def _visible_to(scope: OrgScope | None, principal: Principal | None, p: Params) -> str:

@@ -50,14 +50,14 @@ class OrganizationRepository(VersionedRepository[Organization]):
     async def find_by(self, column: str, value: str) -> Organization | None:
         """The organization whose unique `column` (iati_identifier, source_key, ...) is
         `value`."""
-        row = await self.uow.fetchrow(self.sql.select_by(column), value)
-        return self.to_model(row) if row else None
+        rows = await self.uow.lookup(self.sql.select_by(column), value)
+        return self.to_model(rows[0]) if rows else None
 
     async def chain(self, org_id: str | None) -> list[Link]:
         canonical = parse_id(org_id)
         if canonical is None:
             return []
-        return _links(await self.uow.fetch(_CHAIN_ON_DRIVER, canonical))
+        return _links(await self.uow.lookup(_CHAIN_ON_DRIVER, canonical))
 
     async def descendants(self, org_id: str) -> list[tuple[Organization, int]]:
         """Every organization below `org_id` with its depth, parents before children, locked
