@@ -449,11 +449,12 @@ async def main() -> None:
         ]
         print(
             f"\nwrk -t1 -c{args.connections} -d{args.seconds}s, loopback, one uvicorn worker "
-            f"each, {args.agreements:,} agreements\n"
+            f"each, {args.agreements:,} agreements; CPU: user + system time of the server "
+            "process per request (ratio raw/Tansiq)\n"
         )
         print("| scenario                   | Tansiq/s |    raw/s | ratio | Tansiq p50 / p99 ms "
-              "| raw p50 / p99 ms |")  # fmt: skip
-        print("| --- | ---: | ---: | ---: | --- | --- |")
+              "| raw p50 / p99 ms | Tansiq CPU us | raw CPU us | CPU ratio |")  # fmt: skip
+        print("| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |")
         for label, method, paths, payload in scenarios:
             script = lua(folder, label.split()[0], token, method, paths, payload)
             ours = wrk(service.base_url, script, args.seconds, args.connections, ours_pid)
