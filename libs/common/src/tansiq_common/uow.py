@@ -14,8 +14,10 @@ session stays for the code still written against it: a unit of work whose first 
 went through `session` keeps the session's connection for its whole transaction.
 
 A repository's INSERT waits (`write`) for the unit of work's next statement, which sends it
-first, or for the commit, where it joins the side effects' statement: a change made of one
-insert is then one statement in autocommit, its own transaction, with no BEGIN or COMMIT.
+first, or for the commit, where it joins the side effects' statement; reads that lock nothing
+(`lookup`) run outside a transaction until the unit of work writes or locks. A change made of
+lookups and one insert is then one statement in autocommit, its own transaction, with no BEGIN
+or COMMIT.
 """
 
 from __future__ import annotations
@@ -132,9 +134,10 @@ class UnitOfWork:
         writes still waiting are sent on it first."""
         if self._pending:
             await self._flush_pending()
-        if self._ready and self._connection is not None:
-            return self._connection
-        return await self._open_transaction()
+        connection = self._connection
+        if not self._ready or connection is None:
+            connection = await self._open_transaction()
+        return connection
 
     async def _open_transaction(self) -> asyncpg.Connection:
         if not self._open:
@@ -178,11 +181,7 @@ class UnitOfWork:
         return rows
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        if self._pending:
-            await self._flush_pending()
-        connection = self._connection
-        if not self._ready or connection is None:
-            connection = await self._open_transaction()
+        connection = await self.connection()
         try:
             rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
         except Exception as exc:
@@ -190,11 +189,7 @@ class UnitOfWork:
         return rows
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        if self._pending:
-            await self._flush_pending()
-        connection = self._connection
-        if not self._ready or connection is None:
-            connection = await self._open_transaction()
+        connection = await self.connection()
         try:
             row: asyncpg.Record | None = await connection.fetchrow(sql, *args)
         except Exception as exc:
@@ -203,11 +198,7 @@ class UnitOfWork:
 
     async def execute(self, sql: str, *args: Any) -> str:
         """The statement's status (e.g. "UPDATE 1")."""
-        if self._pending:
-            await self._flush_pending()
-        connection = self._connection
-        if not self._ready or connection is None:
-            connection = await self._open_transaction()
+        connection = await self.connection()
         try:
             status: str = await connection.execute(sql, *args)
         except Exception as exc:
@@ -216,11 +207,7 @@ class UnitOfWork:
 
     async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
         """The statement once per argument tuple, pipelined in one round trip."""
-        if self._pending:
-            await self._flush_pending()
-        connection = self._connection
-        if not self._ready or connection is None:
-            connection = await self._open_transaction()
+        connection = await self.connection()
         try:
             await connection.executemany(sql, args)
         except Exception as exc:
@@ -246,9 +233,7 @@ class UnitOfWork:
             await self._run(write)
 
     async def _run(self, write: _Write) -> None:
-        connection = self._connection
-        if not self._ready or connection is None:
-            connection = await self._open_transaction()
+        connection = await self.connection()  # nothing is pending: the flush took it all
         try:
             await connection.execute(write.sql, *write.args)
         except Exception as exc:
