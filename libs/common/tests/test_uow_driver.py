@@ -232,6 +232,24 @@ async def test_a_savepoint_rolls_back_its_part_only(db: Database, mode: str) -> 
     assert await _rows(db, audit_log) == []
 
 
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_savepoint_refused_after_an_insert_drops_the_insert(
+    db: Database, mode: str
+) -> None:
+    kept, dropped = Thing.create("kept"), Thing.create("dropped")
+    async with _uow(db, mode) as uow:
+        repo = ThingRepository(uow)
+        await repo.add(kept)
+        with pytest.raises(NameTaken):
+            async with uow.savepoint():
+                await repo.add(dropped)  # waits for a statement on the driver
+                await repo.add(Thing.create("dropped"))
+                raise NameTaken("refused by a rule, before anything was sent")
+        assert await repo.existing_ids([kept.id, dropped.id]) == {kept.id}
+    assert [r.name for r in await _rows(db, things)] == ["kept"]
+    assert [e.aggregateid for e in await _rows(db, outbox)] == [kept.id]
+
+
 async def test_a_session_used_first_shares_its_transaction_with_the_statements(
     db: Database,
 ) -> None:

@@ -323,6 +323,7 @@ class UnitOfWork:
             if self._pending:  # its writes fail inside it, not at the commit
                 await self._flush_pending()
         except BaseException:
+            self._pending.clear()  # written inside the savepoint (its SAVEPOINT sent the others)
             with contextlib.suppress(Exception):  # the connection may be gone with the error
                 await self.execute(f"ROLLBACK TO SAVEPOINT {name}")
             for aggregate in self._seen:
