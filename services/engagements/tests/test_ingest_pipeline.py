@@ -1,6 +1,6 @@
-"""How a batch's slices reach the database (no database: the session is a stand-in that
-records what it was handed): each slice's write goes out before the next slice is checked, so
-the database works while Python checks."""
+"""How a batch's slices reach the database (no database: the unit of work is a stand-in that
+records the statements it was handed): each slice's write goes out before the next slice is
+checked, so the database works while Python checks."""
 
 from __future__ import annotations
 
@@ -12,25 +12,29 @@ from tansiq_engagements.engagements import ingest
 from tansiq_engagements.engagements.ingest import SLICE, Bulk, Item, Looked, Origin, Plan
 
 
-class Session:
+class Statements:
+    """The unit of work's statements: a slice's write, the relay's wake-up call."""
+
     def __init__(self, log: list[str]) -> None:
         self.log = log
 
-    async def execute(self, statement: Any, parameters: Any = None) -> Any:
-        if statement is ingest.NOTIFY:
-            self.log.append("notify")
-        else:
-            self.log.append(f"write {parameters['slice']}")
-            await asyncio.sleep(0.01)  # the database at work
-        return SimpleNamespace(scalars=lambda: [])
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        assert sql == ingest._WRITE
+        self.log.append(f"write {args[0]}")
+        await asyncio.sleep(0.01)  # the database at work
+        return []  # no row inserted by anyone else meanwhile
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        assert (sql, args) == (ingest.NOTIFY, ())
+        self.log.append("notify")
+        return "NOTIFY"
 
 
 class Recording(Bulk):
     """The rules and the encoding left out: what matters is the order."""
 
     def __init__(self, log: list[str], unchanged: frozenset[int] = frozenset()) -> None:
-        uow = SimpleNamespace(session=Session(log))
-        super().__init__(SimpleNamespace(uow=uow))  # type: ignore[arg-type]
+        super().__init__(SimpleNamespace(uow=Statements(log)))  # type: ignore[arg-type]
         self.log, self.checked = log, 0
         self.unchanged = unchanged  # the slices whose items change nothing
 
@@ -43,8 +47,8 @@ class Recording(Bulk):
         changed = SimpleNamespace(events=[])
         return Plan(changed=[(changed, 1)], events=[SimpleNamespace()])  # type: ignore[list-item]
 
-    def parameters(self, plan: Plan) -> dict[str, Any]:
-        return {"slice": self.checked - 1}
+    def parameters(self, plan: Plan) -> list[Any]:
+        return [self.checked - 1]
 
 
 async def test_each_slice_is_sent_before_the_next_is_checked():

@@ -25,19 +25,18 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
+import asyncpg
 import pydantic
-import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql import ARRAY
 from tansiq_common.auth import OrgScope, Principal
 from tansiq_common.auth.scope import OrganizationDirectory
 from tansiq_common.codec import json_text
 from tansiq_common.context import current_request_id, current_traceparent
+from tansiq_common.db import numbered
 from tansiq_common.domain import DomainError, NotAllowed, StateEvent, Unavailable
 from tansiq_common.events.consumer import ConsumerSpec
 from tansiq_common.events.contracts import INGEST_TOPIC, INTEGRATION_SOURCE_PREFIX
 from tansiq_common.events.envelope import Envelope, InvalidEvent
-from tansiq_common.events.outbox import NOTIFY, insert_from_json
+from tansiq_common.events.outbox import NOTIFY_CHANNEL, insert_from_json
 from tansiq_common.repository import parse_id
 from tansiq_common.uow import UnitOfWork, audit_row, insert_audit_from_json
 
@@ -56,7 +55,6 @@ from tansiq_engagements.engagements.service import (
     audit_entry,
     ingest_fields,
 )
-from tansiq_engagements.engagements.tables import ingested_messages
 from tansiq_engagements.lookups import Lookups
 
 log = logging.getLogger(__name__)
@@ -291,7 +289,7 @@ class Bulk:
             if writing is not None:
                 raced |= await writing
             if events:
-                await self.service.uow.session.execute(NOTIFY)  # the relay, on commit
+                await self.service.uow.execute(NOTIFY)  # the relay, on commit
         finally:
             if writing is not None and not writing.done():
                 writing.cancel()
@@ -303,15 +301,16 @@ class Bulk:
         """The rows, their events and audit entries in one statement (one round trip: the
         database works on it while the next slice is checked). Returns the keys of the
         engagements another writer inserted meanwhile (nothing of theirs is written)."""
-        result = await self.service.uow.session.execute(_WRITE, self.parameters(plan))
-        inserted = {str(i) for i in result.scalars()}
+        rows = await self.service.uow.fetch(_WRITE, *self.parameters(plan))
+        inserted = {row[0] for row in rows}
         for engagement in [*plan.created, *(e for e, _ in plan.changed)]:
             engagement.events.clear()  # written (or not ours to write): never twice
         return {(e.source, e.external_id or "") for e in plan.created if e.id not in inserted}
 
-    def parameters(self, plan: Plan) -> dict[str, Any]:
-        """The parameters of `_WRITE` for a slice's plan. Each state is encoded once: an event
-        carrying the state its row holds leaves it to the database to take from the row."""
+    def parameters(self, plan: Plan) -> list[Any]:
+        """The arguments of `_WRITE` for a slice's plan (in `WRITE_PARAMETERS` order). Each
+        state is encoded once: an event carrying the state its row holds leaves it to the
+        database to take from the row."""
         repo, uow = self.service.repo, self.service.uow
         states = {e.id: repo.state_of(e) for e in plan.created}
         states |= {e.id: repo.state_of(e) for e, _ in plan.changed}
@@ -334,11 +333,8 @@ class Bulk:
             audit_row(uow.actor, action, ENTITY, engagement_id, origin.request_id, changed_fields)
             for engagement_id, action, changed_fields, origin in plan.audits
         ]
-        return {
-            **repo.rows(plan.created, plan.changed, states),
-            "events": json_text(events),
-            "audits": json_text(audits),
-        }
+        rows = repo.rows(plan.created, plan.changed, states)
+        return [rows["created"], rows["changed"], json_text(events), json_text(audits)]
 
 
 # A slice's writes in one statement: the rows, then the events and audit entries of the rows
@@ -347,7 +343,9 @@ class Bulk:
 _WRITTEN = "IN (SELECT id FROM written)"
 _EVENTS = insert_from_json("events", f"(m->>'aggregateid')::uuid {_WRITTEN}", states="states")
 _AUDITS = insert_audit_from_json("audits", f"(a->>'entity_id')::uuid {_WRITTEN}")
-_WRITE = sa.text(
+# Written once with named parameters (the parts' own), sent with $n in this order.
+WRITE_PARAMETERS = ("created", "changed", "events", "audits")
+_WRITE = numbered(
     " ".join(
         [
             f"WITH docs AS ({DOCS}), inserted AS ({INSERT_ROWS}), updated AS ({UPDATE_ROWS}),",
@@ -356,8 +354,11 @@ _WRITE = sa.text(
             f"events AS ({_EVENTS} RETURNING 1), audits AS ({_AUDITS} RETURNING 1)",
             "SELECT id::text FROM inserted",
         ]
-    )
+    ),
+    *WRITE_PARAMETERS,
 )
+# Delivered to the relay when the transaction commits.
+NOTIFY = f"NOTIFY {NOTIFY_CHANNEL}"
 
 
 def _headers(origin: Origin) -> dict[str, str]:
@@ -442,9 +443,8 @@ class BatchIngestion:
         try:
             async with self.uow.savepoint():
                 results, raced = await bulk.apply(valid, looked)
-        except sa_exc.DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise  # the database is gone: the whole call fails (5xx), nothing written
+        except asyncpg.PostgresError as exc:
+            # A lost connection is no PostgresError (it is answered 503): the whole call fails.
             log.warning("ingest batch applied item by item after %r", exc)
             return {i.position: await self._apply(i.position, i.fields, i.key) for i in valid}
         for index, fields, key, _ in valid:
@@ -464,9 +464,7 @@ class BatchIngestion:
                     outcome, engagement = await service.upsert(item)
             except DomainError as exc:
                 return _rejected(index, key, exc)
-            except sa_exc.DBAPIError as exc:
-                if exc.connection_invalidated:
-                    raise
+            except asyncpg.PostgresError as exc:
                 if _sqlstate(exc) in RETRIED_SQLSTATES and attempt < ITEM_ATTEMPTS:
                     continue
                 log.exception("ingest item %s/%s could not be stored", *key)
@@ -515,14 +513,9 @@ def report(results: Sequence[ItemResult]) -> dict[str, Any]:
     }
 
 
-def _sqlstate(exc: sa_exc.DBAPIError) -> str | None:
-    seen: BaseException | None = exc.orig
-    while seen is not None:
-        code = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
-        if code:
-            return str(code)
-        seen = seen.__cause__
-    return None
+def _sqlstate(exc: asyncpg.PostgresError) -> str | None:
+    code = exc.sqlstate
+    return str(code) if code else None
 
 
 def _text(value: Any) -> str | None:
@@ -556,15 +549,19 @@ def ingest_consumer(lookups: Lookups) -> ConsumerSpec:
 
 
 # A batch's messages applied before, and those applied now: one statement each.
-_SEEN = sa.select(ingested_messages.c.event_id).where(
-    ingested_messages.c.event_id == sa.func.any(sa.bindparam("ids", type_=ARRAY(sa.Text)))
-)
-_REMEMBER = sa.text(
+# A message applied before, and one applied now (the consumer's message by message).
+_SEEN = "SELECT event_id FROM ingested_messages WHERE event_id = ANY($1::text[])"
+_REMEMBER = (
     "INSERT INTO ingested_messages (event_id, source, external_id, engagement_id, outcome) "
     "SELECT event_id, source, external_id, engagement_id, outcome "
-    "FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS (event_id text, source text, "
+    "FROM ROWS FROM (jsonb_to_recordset(CAST($1 AS jsonb)) AS (event_id text, source text, "
     "external_id text, engagement_id uuid, outcome text)) WITH ORDINALITY "
     "AS t(event_id, source, external_id, engagement_id, outcome, n) ORDER BY n"
+)
+_SEEN_ONE = "SELECT 1 FROM ingested_messages WHERE event_id = $1"
+_REMEMBER_ONE = (
+    "INSERT INTO ingested_messages (event_id, source, external_id, engagement_id, outcome) "
+    "VALUES ($1, $2, $3, $4, $5)"
 )
 
 
@@ -608,9 +605,8 @@ async def apply_ingest_batch(
     message applied before (a replay) changes nothing, an item that breaks a rule is refused
     with the reason (nothing of it written) and the others applied. The changes of each item
     carry its message as their request."""
-    session = uow.session
     ids = [e.id for e in envelopes]
-    seen = set(await session.scalars(_SEEN, {"ids": ids}))
+    seen = {row[0] for row in await uow.lookup(_SEEN, ids)}
     refused: dict[str, InvalidEvent] = {}
     items: list[Item] = []
     applying: list[Envelope] = []  # by the position of their items
@@ -654,7 +650,7 @@ async def apply_ingest_batch(
         # In partition order: received_at (clock_timestamp) keeps the order they came in.
         position = {event_id: n for n, event_id in enumerate(ids)}
         applied.sort(key=lambda row: position[str(row["event_id"])])
-        await session.execute(_REMEMBER, {"rows": json_text(applied)})
+        await uow.write(_REMEMBER, [json_text(applied)])
     return refused
 
 
@@ -662,11 +658,7 @@ async def apply_ingest_message(uow: UnitOfWork, envelope: Envelope, lookups: Loo
     """One message: the same item rules as the batch endpoint. A broken rule raises
     InvalidEvent (to the DLQ with the reason); a service that does not answer, Unavailable
     (retried)."""
-    session = uow.session
-    seen = await session.scalar(
-        sa.select(sa.literal(1)).where(ingested_messages.c.event_id == envelope.id)
-    )
-    if seen:
+    if await uow.lookup(_SEEN_ONE, envelope.id):
         return
     fields, key = item_of(envelope)
     item = {**fields, "source": key[0], "external_id": key[1]}
@@ -676,12 +668,4 @@ async def apply_ingest_message(uow: UnitOfWork, envelope: Envelope, lookups: Loo
         raise
     except DomainError as exc:
         raise _refusal(exc) from None
-    await session.execute(
-        sa.insert(ingested_messages).values(
-            event_id=envelope.id,
-            source=key[0],
-            external_id=key[1],
-            engagement_id=engagement.id,
-            outcome=outcome,
-        )
-    )
+    await uow.write(_REMEMBER_ONE, [envelope.id, key[0], key[1], engagement.id, outcome])

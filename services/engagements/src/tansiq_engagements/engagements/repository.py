@@ -11,8 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from tansiq_common.auth import OrgScope, Principal, visible_sql, visible_to
 from tansiq_common.codec import RowMapper, json_text
 from tansiq_common.db import Params
@@ -65,6 +63,15 @@ ROW_STATES = " UNION ALL ".join(
     f"FROM docs, jsonb_array_elements(docs.{docs}) AS d"
     for docs in ("created", "changed")
 )
+# The engagements of the keys $1 (sources) and $2 (external ids), paired by position, locked in
+# id order: the pairs joined on the unique index (`lock_keys`). `columns` is the table's list.
+_LOCK_KEYS = (
+    "SELECT {columns} FROM engagements JOIN (SELECT unnest($1::text[]) AS source, "
+    "unnest($2::text[]) AS external_id) AS wanted USING (source, external_id) "
+    "ORDER BY engagements.id FOR UPDATE OF engagements"
+)
+# Added to a row's INSERT: nothing when the id or the key is taken (`insert_if_absent`).
+_IF_ABSENT = " ON CONFLICT DO NOTHING RETURNING id"
 
 
 class DuplicateExternalId(RuleConflict):
@@ -144,32 +151,16 @@ class EngagementRepository(VersionedRepository[Engagement]):
         writes them, their events and audit entries itself. The keys travel as two arrays
         joined on the unique index (a list of row values is planned as a scan of the table).
 
-        Ingestion's load, on the session: it is a batch's first statement, so its unit of work
-        runs on the session, where ingestion writes the batch (engagements.ingest)."""
+        A batch's first statement, on the unit of work's connection: the batch door's runs on
+        the driver, the consumer's on its session's connection (engagements.ingest)."""
         if not keys:
             return {}
-        t = engagements
-        wanted = (
-            sa.select(
-                sa.func.unnest(sa.bindparam("sources", type_=ARRAY(sa.Text))).label("source"),
-                sa.func.unnest(sa.bindparam("external_ids", type_=ARRAY(sa.Text))).label(
-                    "external_id"
-                ),
-            )
-        ).subquery()
-        stmt = (
-            sa.select(t)
-            .join(
-                wanted,
-                sa.and_(t.c.source == wanted.c.source, t.c.external_id == wanted.c.external_id),
-            )
-            .order_by(t.c.id)
-            .with_for_update(of=t)
+        rows = await self.uow.fetch(
+            _LOCK_KEYS.format(columns=self.sql.columns),
+            [k[0] for k in keys],
+            [k[1] for k in keys],
         )
         found: dict[tuple[str, str], Engagement] = {}
-        rows = await self.session.execute(
-            stmt, {"sources": [k[0] for k in keys], "external_ids": [k[1] for k in keys]}
-        )
         for row in rows:
             engagement = self.to_model(row)
             found[(engagement.source, engagement.external_id or "")] = engagement
@@ -212,17 +203,13 @@ class EngagementRepository(VersionedRepository[Engagement]):
     async def insert_if_absent(self, engagement: Engagement) -> bool:
         """Insert unless an engagement with the same id or (source, external_id) exists; a
         concurrent insert of the same item makes this wait for it, then do nothing. True when
-        this call inserted it."""
-        stmt = (
-            pg_insert(engagements)
-            .values(**self.to_row(engagement))
-            .on_conflict_do_nothing()
-            .returning(engagements.c.id)
-        )
-        inserted = (await self.session.execute(stmt)).first() is not None
-        if inserted:
+        this call inserted it. Sent at once, not with the commit (`UnitOfWork.write`): its
+        answer decides what the item does next."""
+        sql, args = self.sql.insert(self.to_row(engagement))
+        rows = await self.uow.fetch(sql + _IF_ABSENT, *args)
+        if rows:
             self._seen(engagement)
-        return inserted
+        return bool(rows)
 
     async def existing_visible_ids(
         self, ids: Sequence[str], scope: OrgScope | None, principal: Principal | None
