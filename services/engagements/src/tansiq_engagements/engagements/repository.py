@@ -1,8 +1,9 @@
 """Loading and storing engagements; the upsert by (source, external_id) ingestion relies on.
 
-What the API's writes run (loads, checks, the base's add and save) is SQL text on the unit of
-work's connection, so a request's write stays on the driver (tansiq_common.uow); ingestion's
-bulk statements (`lock_keys`, `insert_if_absent`) go through the session its batch writes on.
+What the API's writes and ingestion's bulk statements run (loads, checks, `lock_keys`,
+`insert_if_absent`, the base's add and save) is SQL text on the unit of work's connection: a
+request's write stays on the driver, a consumer's runs on its session's connection
+(tansiq_common.uow).
 """
 
 from __future__ import annotations
