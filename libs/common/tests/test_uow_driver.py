@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from tansiq_common.codec import RowMapper
-from tansiq_common.db import Database, ValueNotStorable
+from tansiq_common.db import Database, ValueNotStorable, driver_error
 from tansiq_common.domain import RuleConflict, StateEvent, VersionedAggregate
+from tansiq_common.problems import ServiceUnavailable
 from tansiq_common.repository import ConcurrentChange, VersionedRepository, statements_of
 from tansiq_common.schema import audit_log, outbox
 from tansiq_common.uow import UnitOfWork
@@ -287,6 +289,25 @@ async def test_side_effects_alone_open_the_transaction_and_nothing_opens_none(
     assert [a.action for a in await _rows(db, audit_log)] == ["thing.viewed"]
 
 
+async def test_a_connection_terminated_mid_statement_is_503_and_closed(db: Database) -> None:
+    async def terminate(pid: int) -> None:
+        await asyncio.sleep(0.2)
+        async with db.engine.connect() as other:
+            await other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    with pytest.raises(ServiceUnavailable):
+        async with _uow(db, "driver") as uow:
+            await ThingRepository(uow).add(Thing.create("lost"))
+            [row] = await uow.fetch("SELECT pg_backend_pid()")
+            killer = asyncio.create_task(terminate(row[0]))
+            try:
+                await uow.execute("SELECT pg_sleep(5)")
+            finally:
+                await killer
+    assert db.write_pool.open_connections == 0  # closed, its place free
+    assert await _rows(db, things) == []
+
+
 async def test_a_cancelled_change_closes_its_connection_and_writes_nothing(db: Database) -> None:
     started = asyncio.Event()
 
@@ -438,3 +459,19 @@ def test_statements_bind_json_as_text_and_read_uuids_as_text() -> None:
     assert sql.select_by("name").endswith("FROM uow_things WHERE name = $1")
     with pytest.raises(KeyError):
         sql.select_by("name; DROP TABLE uow_things")
+
+
+@pytest.mark.parametrize(
+    ("error", "unavailable"),
+    [
+        (asyncpg.AdminShutdownError("terminating connection due to administrator command"), True),
+        (asyncpg.CannotConnectNowError("the database system is starting up"), True),
+        (asyncpg.ConnectionDoesNotExistError("connection was closed"), True),
+        (asyncpg.QueryCanceledError("canceling statement due to statement timeout"), False),
+        (asyncpg.UniqueViolationError("duplicate key"), False),
+    ],
+)
+def test_a_server_going_away_is_503_a_statement_timeout_is_not(
+    error: Exception, unavailable: bool
+) -> None:
+    assert isinstance(driver_error(error), ServiceUnavailable) is unavailable

@@ -263,8 +263,16 @@ async def _fetch_planned_per_call(
 
 def _connection_lost(exc: BaseException) -> bool:
     # A cancelled request (not an Exception) is counted as lost: its statement may be mid-way.
+    # A server shutting down (57P01-03) ends the session as it answers; a statement timeout,
+    # of the same class (57014), does not.
     return not isinstance(exc, Exception) or isinstance(
-        exc, OSError | asyncpg.InterfaceError | asyncpg.PostgresConnectionError
+        exc,
+        OSError
+        | asyncpg.InterfaceError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.AdminShutdownError
+        | asyncpg.CrashShutdownError
+        | asyncpg.CannotConnectNowError,
     )
 
 
