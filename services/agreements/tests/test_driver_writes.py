@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from tansiq_agreements.agreements.repository import AgreementRepository
 from tansiq_common.db import Database
+from tansiq_common.testing.pools import connections_taken
 from tansiq_common.uow import UnitOfWork
 
 EDITOR = ("qfsw", "editor")
@@ -22,24 +22,11 @@ QA_COORDINATOR = ("icd", "coordinator")
 
 
 @pytest.fixture
-def taken(app, monkeypatch) -> Iterator[dict[str, int]]:
+def taken(app) -> Iterator[dict[str, int]]:
     """The connections taken since the counts were last reset: the writes' pool's and the
     engine's (which a session, and nothing else on a write, checks out)."""
-    db = app.state.db
-    counts = {"write_pool": 0, "engine": 0}
-    acquire = db.write_pool.acquire
-
-    async def counted() -> Any:
-        counts["write_pool"] += 1
-        return await acquire()
-
-    def checkout(*_: Any) -> None:
-        counts["engine"] += 1
-
-    monkeypatch.setattr(db.write_pool, "acquire", counted)
-    sa.event.listen(db.engine.sync_engine, "checkout", checkout)
-    yield counts
-    sa.event.remove(db.engine.sync_engine, "checkout", checkout)
+    with connections_taken(app.state.db) as counts:
+        yield counts
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import make_url
 from tansiq_common.testing import databases
 from tansiq_common.testing.plugin import running_app
+from tansiq_common.testing.pools import connections_taken
 from tansiq_engagements import MIGRATIONS_DIR
 from tansiq_engagements.app import create_app
 from tansiq_engagements.settings import EngagementsSettings
@@ -260,3 +261,11 @@ async def outbox(sql: asyncpg.Connection) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+@pytest.fixture
+def connections(engagements_app) -> Iterator[dict[str, int]]:
+    """How many connections the requests took: from the writes' driver pool, from the
+    engine's."""
+    with connections_taken(engagements_app.state.db) as counts:
+        yield counts

@@ -4,11 +4,7 @@ refused) one by one (engagements.ingest, tansiq_common.uow)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-import sqlalchemy as sa
 
 from .conftest import QFSW, WIFAQ, ingest_item
 
@@ -20,33 +16,9 @@ def job(auth_headers):
     return auth_headers(QFSW.id, ["integration"], sub="calendar-job")
 
 
-@pytest.fixture
-def connections(engagements_app, monkeypatch) -> Iterator[dict[str, int]]:
-    """How many connections the requests took: from the engine's pool, from the writes'."""
-    db = engagements_app.state.db
-    taken = {"engine": 0, "writes": 0}
-
-    def engine_checkout(*_: Any) -> None:
-        taken["engine"] += 1
-
-    acquire = db.write_pool.acquire
-
-    async def writes_acquire() -> Any:
-        taken["writes"] += 1
-        return await acquire()
-
-    monkeypatch.setattr(db.write_pool, "acquire", writes_acquire)
-    pool = db.engine.sync_engine.pool
-    sa.event.listen(pool, "checkout", engine_checkout)
-    try:
-        yield taken
-    finally:
-        sa.event.remove(pool, "checkout", engine_checkout)
-
-
 def _on_driver(taken: dict[str, int]) -> None:
-    assert taken == {"engine": 0, "writes": 1}
-    taken["writes"] = 0
+    assert taken == {"engine": 0, "write_pool": 1}
+    taken["write_pool"] = 0
 
 
 async def test_a_batch_is_locked_checked_and_written_on_one_driver_connection(
