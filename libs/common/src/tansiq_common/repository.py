@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
-import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -49,18 +48,6 @@ def _parse_id_text(text: str) -> str | None:
         return str(uuid.UUID(text))
     except ValueError:
         return None
-
-
-def constraint_name(exc: BaseException) -> str | None:
-    """The name of the constraint a database error violated (asyncpg reports it), on the
-    driver's error itself or on SQLAlchemy's around it."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        name = getattr(seen, "constraint_name", None)
-        if name:
-            return str(name)
-        seen = getattr(seen, "orig", None) or seen.__cause__
-    return None
 
 
 class TableStatements:
@@ -249,7 +236,8 @@ class VersionedRepository(Generic[A]):
         values = self.to_row(aggregate)
         del values["id"]
         values.pop("created_at", None)
-        status = await self._guarded(*self.sql.update(aggregate.id, loaded, values))
+        sql, args = self.sql.update(aggregate.id, loaded, values)
+        status = await self.uow.execute(sql, *args, conflicts=self.conflicts)
         if status != "UPDATE 1":
             raise ConcurrentChange(f"The {self._name()} changed meanwhile; read it again.")
         self._loaded[aggregate.id] = aggregate.version
@@ -257,16 +245,6 @@ class VersionedRepository(Generic[A]):
     def _seen(self, aggregate: A) -> None:
         self._loaded.setdefault(aggregate.id, aggregate.version)
         self.uow.track(aggregate)
-
-    async def _guarded(self, sql: str, args: Sequence[Any]) -> str:
-        try:
-            return await self.uow.execute(sql, *args)
-        except asyncpg.IntegrityConstraintViolationError as exc:
-            # A concurrent writer won the race a pre-check looks for: name it by constraint.
-            factory = self.conflicts.get(constraint_name(exc) or "")
-            if factory is None:
-                raise
-            raise factory() from None
 
     def _name(self) -> str:
         return self.table.name.rstrip("s").replace("_", " ")

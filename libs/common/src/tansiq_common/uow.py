@@ -177,7 +177,7 @@ class UnitOfWork:
         try:
             rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
         except Exception as exc:
-            raise driver_error(exc) or exc from None
+            raise _refusal(exc) from None
         return rows
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
@@ -185,7 +185,7 @@ class UnitOfWork:
         try:
             rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
         except Exception as exc:
-            raise driver_error(exc) or exc from None
+            raise _refusal(exc) from None
         return rows
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
@@ -193,16 +193,18 @@ class UnitOfWork:
         try:
             row: asyncpg.Record | None = await connection.fetchrow(sql, *args)
         except Exception as exc:
-            raise driver_error(exc) or exc from None
+            raise _refusal(exc) from None
         return row
 
-    async def execute(self, sql: str, *args: Any) -> str:
-        """The statement's status (e.g. "UPDATE 1")."""
+    async def execute(self, sql: str, *args: Any, conflicts: Conflicts | None = None) -> str:
+        """The statement's status (e.g. "UPDATE 1"). `conflicts` names the rule a unique
+        violation breaks, by constraint (a concurrent writer won the race a pre-check looks
+        for)."""
         connection = await self.connection()
         try:
             status: str = await connection.execute(sql, *args)
         except Exception as exc:
-            raise driver_error(exc) or exc from None
+            raise _refusal(exc, conflicts) from None
         return status
 
     async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
@@ -211,7 +213,7 @@ class UnitOfWork:
         try:
             await connection.executemany(sql, args)
         except Exception as exc:
-            raise driver_error(exc) or exc from None
+            raise _refusal(exc) from None
 
     async def write(
         self, sql: str, args: Sequence[Any], conflicts: Conflicts | None = None
@@ -221,23 +223,15 @@ class UnitOfWork:
         side effects' statement: a change made of one such write is then one statement, its own
         transaction, with no BEGIN or COMMIT round trips. `conflicts` names the rule a unique
         violation breaks, by constraint."""
-        write = _Write(sql, args, conflicts or {})
         if self._pool is not None and self._session is None:
-            self._pending.append(write)
+            self._pending.append(_Write(sql, args, conflicts or {}))
         else:
-            await self._run(write)
+            await self.execute(sql, *args, conflicts=conflicts)
 
     async def _flush_pending(self) -> None:
         pending, self._pending = self._pending, []
-        for write in pending:
-            await self._run(write)
-
-    async def _run(self, write: _Write) -> None:
-        connection = await self.connection()  # nothing is pending: the flush took it all
-        try:
-            await connection.execute(write.sql, *write.args)
-        except Exception as exc:
-            raise _refusal(exc, write.conflicts) from None
+        for write in pending:  # execute() sends nothing pending first: the list is empty now
+            await self.execute(write.sql, *write.args, conflicts=write.conflicts)
 
     async def __aenter__(self) -> Self:
         if self._open:
@@ -371,23 +365,26 @@ class UnitOfWork:
         """No transaction was begun (nothing written or locked, at most lookups): the pending
         write and the side effects as one statement in autocommit, which is its own transaction
         (all of it or nothing). The connection is released by the caller."""
-        write = self._pending.pop() if self._pending else None
-        messages, audit = self._side_effect_rows()
-        if write is None and not messages and not audit:
-            return  # nothing was read or written
+        write = self._joined(self._pending.pop() if self._pending else None)
         if write is None:
-            write = _Write(_SIDE_EFFECTS, _side_effect_args(messages, audit), {})
-        elif messages or audit:
-            write = _Write(
-                _with_side_effects(write.sql, len(write.args)),
-                [*write.args, *_side_effect_args(messages, audit)],
-                write.conflicts,
-            )
+            return  # nothing was read or written
         connection = self._connection or await self._acquire()
         try:
             await connection.execute(write.sql, *write.args)
         except Exception as exc:
             raise _refusal(exc, write.conflicts) from None
+
+    def _joined(self, write: _Write | None) -> _Write | None:
+        """The side effects collected so far, and `write` (one waiting insert, or None), as one
+        statement; None when there is nothing to write."""
+        messages, audit = self._side_effect_rows()
+        if not messages and not audit:
+            return write
+        effects = [json_text(messages), json_text(audit), bool(messages)]
+        if write is None:
+            return _Write(_SIDE_EFFECTS, effects, {})
+        sql = _with_side_effects(write.sql, len(write.args))
+        return _Write(sql, [*write.args, *effects], write.conflicts)
 
     def _side_effect_rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         self._drain_events()
@@ -401,22 +398,11 @@ class UnitOfWork:
         statement: each statement of a write costs a round trip, more than the rows themselves."""
         if self._session is not None:
             await self._session.flush()
-        messages, audit = self._side_effect_rows()
-        if not messages and not audit:
-            if self._pending:
-                await self._flush_pending()
-            return
-        if len(self._pending) == 1:  # joins the side effects' statement
-            write = self._pending.pop()
-            await self._run(
-                _Write(
-                    _with_side_effects(write.sql, len(write.args)),
-                    [*write.args, *_side_effect_args(messages, audit)],
-                    write.conflicts,
-                )
-            )
-        else:
-            await self.execute(_SIDE_EFFECTS, *_side_effect_args(messages, audit))
+        # A lone waiting insert joins the side effects' statement; several go first, in order.
+        alone = self._pending.pop() if len(self._pending) == 1 else None
+        write = self._joined(alone)
+        if write is not None:
+            await self.execute(write.sql, *write.args, conflicts=write.conflicts)
 
     def _audit_rows(self) -> list[dict[str, Any]]:
         request_id = current_request_id()
@@ -485,10 +471,6 @@ class _Write:
     conflicts: Conflicts
 
 
-def _side_effect_args(messages: list[dict[str, Any]], audit: list[dict[str, Any]]) -> list[Any]:
-    return [json_text(messages), json_text(audit), bool(messages)]
-
-
 @functools.lru_cache(maxsize=256)
 def _with_side_effects(sql: str, taken: int) -> str:
     """`sql` (a write with `taken` parameters) and the side effects in one statement: its own
@@ -497,9 +479,9 @@ def _with_side_effects(sql: str, taken: int) -> str:
     return f"WITH written AS ({sql}), {parts}"
 
 
-def _refusal(exc: Exception, conflicts: Conflicts) -> Exception:
+def _refusal(exc: Exception, conflicts: Conflicts | None = None) -> Exception:
     """A unique violation as the rule its constraint names; else what driver_error answers."""
-    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+    if conflicts and isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         factory = conflicts.get(exc.constraint_name or "")
         if factory is not None:
             return factory()
