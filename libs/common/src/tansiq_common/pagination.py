@@ -177,6 +177,28 @@ def after_cursor_sql(
     return f"({order_sql(order_by)}) > ({', '.join(bind(value) for value in values)})"
 
 
+def page_sql(
+    select: str,
+    where: Sequence[str],
+    order_by: Sequence[sa.ColumnElement[Any]],
+    cursor: str | None,
+    limit: int,
+    bind: Callable[[Any], str],
+) -> str:
+    """A keyset page's statement: `select` (SELECT ... FROM ...) of the rows meeting every
+    condition of `where` and coming after `cursor`, in `order_by` order, one row more than
+    `limit` (to see whether another page follows). Only column names and $n placeholders are
+    spliced in; every value is bound with `bind`."""
+    conditions = list(where)
+    if cursor:
+        conditions.append(after_cursor_sql(order_by, cursor, bind))
+    if conditions:
+        select += " WHERE " + " AND ".join(conditions)
+    # Qualified (order_sql): an output column of the same name (an id read as text) would be
+    # sorted on its own rather than read in the index's order.
+    return f"{select} ORDER BY {order_sql(order_by)} LIMIT {bind(limit + 1)}"
+
+
 R = TypeVar("R")
 
 

@@ -19,8 +19,7 @@ from tansiq_common.auth import OrgScope, Principal
 from tansiq_common.db import DriverReads, Params
 from tansiq_common.pagination import (
     after_cursor,
-    after_cursor_sql,
-    order_sql,
+    page_sql,
     split_page,
     split_records,
 )
@@ -238,13 +237,8 @@ def list_query(
     """The page query and its arguments: keyset in (created_at, id) order, one row more than
     the page to see if another page follows. Kept apart so a benchmark can EXPLAIN it."""
     p = Params()
-    where = _where(f, principal, scope, p)
-    if cursor:
-        where.append(after_cursor_sql(PAGE_ORDER, cursor, p.bind))
-    sql = f"SELECT {_SELECTED} FROM agreements"  # noqa: S608 - column names and placeholders
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {order_sql(PAGE_ORDER)} LIMIT {p.bind(limit + 1)}"
+    select = f"SELECT {_SELECTED} FROM agreements"  # noqa: S608 - column names
+    sql = page_sql(select, _where(f, principal, scope, p), PAGE_ORDER, cursor, limit, p.bind)
     return sql, p.args
 
 

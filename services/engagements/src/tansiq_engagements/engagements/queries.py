@@ -21,7 +21,7 @@ from typing import Any
 from tansiq_common.auth import OrgScope, Principal
 from tansiq_common.codec import json_converter
 from tansiq_common.db import DriverReads, Params
-from tansiq_common.pagination import after_cursor_sql, order_sql, split_records
+from tansiq_common.pagination import page_sql, split_records
 from tansiq_common.search import matches_sql
 
 from tansiq_engagements.engagements.model import (
@@ -191,16 +191,8 @@ def list_query(
     visible = visibility_sql(scope, principal, p.bind)
     where = [visible] if visible is not None else []
     where.extend(_conditions(f, p.bind))
-    if cursor:
-        where.append(after_cursor_sql(PAGE_ORDER, cursor, p.bind))
-    # Only column names and $n placeholders are spliced in; every value is bound.
-    sql = f"SELECT {_SELECTED} FROM engagements"  # noqa: S608
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    # Qualified (order_sql): the output's `id` is the id as text, which would be sorted on its
-    # own rather than read in the (created_at, id) index's order.
-    sql += f" ORDER BY {order_sql(PAGE_ORDER)} LIMIT {p.bind(limit + 1)}"
-    return sql, p.args
+    select = f"SELECT {_SELECTED} FROM engagements"  # noqa: S608 - column names
+    return page_sql(select, where, PAGE_ORDER, cursor, limit, p.bind), p.args
 
 
 async def engagement_states(

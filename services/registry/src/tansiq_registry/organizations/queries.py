@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from tansiq_common.db import DriverReads, Params
-from tansiq_common.pagination import after_cursor_sql, order_sql, split_records
+from tansiq_common.pagination import page_sql, split_records
 from tansiq_common.repository import Reader
 from tansiq_common.search import matches_sql
 
@@ -86,14 +86,8 @@ def list_query(f: OrganizationFilter, *, limit: int, cursor: str | None) -> tupl
         where.append(f"status = {bind(Status.active.value)}")
     # Every term must occur in the normalised text; the trigram index serves LIKE '%term%'.
     where.extend(matches_sql("search_text", f.q, bind))
-    if cursor:
-        where.append(after_cursor_sql(PAGE_ORDER, cursor, bind))
-    # Only column names and $n placeholders are spliced in; every value is bound.
-    sql = f"SELECT {_COLUMNS} FROM organizations"  # noqa: S608
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {order_sql(PAGE_ORDER)} LIMIT {bind(limit + 1)}"
-    return sql, p.args
+    select = f"SELECT {_COLUMNS} FROM organizations"  # noqa: S608 - column names
+    return page_sql(select, where, PAGE_ORDER, cursor, limit, bind), p.args
 
 
 async def organization_states(
