@@ -158,12 +158,6 @@ def numbered(sql: str, *names: str, start: int = 1) -> str:
     return sql
 
 
-def driver_error(exc: BaseException) -> Exception | None:
-    """What a statement's failure on the driver is answered as: 503 for a lost connection, 422
-    for a value the database cannot hold; None: the error itself."""
-    return _answer(exc)
-
-
 class Params:
     """The arguments of a DriverReads statement: `bind(value)` adds one and answers its
     placeholder. Only column names and $n placeholders are spliced into the text; every value
@@ -244,7 +238,7 @@ class _Checkout:
             self.pool.release(self.connection)
             return
         self.pool.release(self.connection, discard=_connection_lost(exc))
-        answer = _answer(exc)
+        answer = driver_error(exc)
         if answer is not None:
             raise answer from None
 
@@ -276,9 +270,10 @@ def _connection_lost(exc: BaseException) -> bool:
     )
 
 
-def _answer(exc: BaseException) -> Exception | None:
-    """What a read's failure is answered as: 503 for a lost connection, 422 for a value the
-    database cannot hold; None: the error itself."""
+def driver_error(exc: BaseException) -> Exception | None:
+    """What a statement's failure on the driver (a read's or a unit of work's) is answered
+    as: 503 for a lost connection, 422 for a value the database cannot hold; None: the error
+    itself."""
     if not isinstance(exc, Exception):
         return None
     if _connection_lost(exc):
