@@ -12,7 +12,6 @@ from tansiq_common.deps import (
     IfMatch,
     MergePatch,
     Reads,
-    ReadSession,
     Scope,
     Uow,
     merge_patch_body,
@@ -196,8 +195,6 @@ async def restore_organization(
 @router.get(
     "/{org_id}/hierarchy", response_model=Hierarchy, responses=problem_responses(401, 403, 404)
 )
-async def get_hierarchy(
-    org_id: str, session: ReadSession, _: Principal = Depends(READ)
-) -> dict[str, Any]:
-    org = await queries.get_organization(session, org_id)
-    return await queries.hierarchy(session, org)
+async def get_hierarchy(org_id: str, reads: Reads, _: Principal = Depends(READ)) -> dict[str, Any]:
+    org = await queries.get_organization(reads, org_id)
+    return await queries.hierarchy(reads, org)

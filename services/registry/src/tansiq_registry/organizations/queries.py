@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from tansiq_common.db import DriverReads, Params
 from tansiq_common.pagination import page_sql, split_records
-from tansiq_common.repository import Reader
+from tansiq_common.repository import statements_of
 from tansiq_common.search import matches_sql
 
 from tansiq_registry.organizations.model import Link, Organization, OrganizationNotFound, Status
@@ -102,33 +101,27 @@ async def organization_states(
     return [MAPPER.state_from_row(row) for row in page], next_cursor
 
 
-# --- reads of the write side (a unit of work's session) and the hierarchy view --------------------
+# --- the hierarchy view ----------------------------------------------------------------------
+
+_ONE = statements_of(organizations).select_one
+_MANY = statements_of(organizations).select_many
 
 
-def to_model(row: Any) -> Organization:
+async def get_organization(reads: DriverReads, org_id: str) -> Organization:
+    """One organization by id; archived ones stay resolvable (other records point at them)."""
+    canonical = parse_id(org_id)
+    row = None if canonical is None else await reads.fetchrow(_ONE, canonical)
+    if row is None:
+        raise OrganizationNotFound(f"No organization {org_id}.")
     org: Organization = MAPPER.from_row(row)
     return org
 
 
-async def get_organization(session: Reader, org_id: str) -> Organization:
-    """One organization by id; archived ones stay resolvable (other records point at them)."""
-    canonical = parse_id(org_id)
-    row = None
-    if canonical is not None:
-        row = (
-            await session.execute(sa.select(organizations).where(organizations.c.id == canonical))
-        ).first()
-    if row is None:
-        raise OrganizationNotFound(f"No organization {org_id}.")
-    return to_model(row)
-
-
-async def get_many(session: Reader, ids: list[str]) -> dict[str, Organization]:
+async def get_many(reads: DriverReads, ids: list[str]) -> dict[str, Organization]:
     canonical = [i for i in (parse_id(x) for x in ids) if i]
     if not canonical:
         return {}
-    rows = await session.execute(sa.select(organizations).where(organizations.c.id.in_(canonical)))
-    return {str(row.id): to_model(row) for row in rows}
+    return {row["id"]: MAPPER.from_row(row) for row in await reads.fetch(_MANY, canonical)}
 
 
 def summary(org: Organization, depth: int) -> dict[str, Any]:
@@ -136,12 +129,12 @@ def summary(org: Organization, depth: int) -> dict[str, Any]:
     return {**org.snapshot(), "depth": depth}
 
 
-async def hierarchy(session: Reader, org: Organization) -> dict[str, Any]:
-    above: list[Link] = (await chain(session, org.id))[1:]
+async def hierarchy(reads: DriverReads, org: Organization) -> dict[str, Any]:
+    above: list[Link] = (await chain(reads.fetch, org.id))[1:]
     wanted = [link.id for link in above]
     if org.ministry_id:
         wanted.append(org.ministry_id)
-    known = await get_many(session, wanted)
+    known = await get_many(reads, wanted)
     ancestors = [
         summary(known[link.id], -(i + 1)) for i, link in enumerate(above) if link.id in known
     ]
@@ -152,10 +145,10 @@ async def hierarchy(session: Reader, org: Organization) -> dict[str, Any]:
     elif org.ministry_id in known:
         depth = next((a["depth"] for a in ancestors if a["id"] == org.ministry_id), 0)
         ministry = summary(known[org.ministry_id], depth)
-    below = await descendant_ids(session, org.id, limit=MAX_DESCENDANTS + 1)
+    below = await descendant_ids(reads.fetch, org.id, limit=MAX_DESCENDANTS + 1)
     truncated = len(below) > MAX_DESCENDANTS
     below = below[:MAX_DESCENDANTS]
-    by_id = await get_many(session, [i for i, _ in below])
+    by_id = await get_many(reads, [i for i, _ in below])
     return {
         "organization": summary(org, 0),
         "ancestors": ancestors,
