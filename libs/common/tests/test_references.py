@@ -21,6 +21,7 @@ from tansiq_common.db import Database, new_metadata
 from tansiq_common.problems import from_domain_error
 from tansiq_common.references import ReferenceLookup, ReferenceUnavailable
 from tansiq_common.testing.processes import free_port
+from tansiq_common.uow import UnitOfWork
 
 metadata = new_metadata()
 replica = sa.Table(
@@ -125,8 +126,8 @@ def new_id() -> str:
 async def test_replica_hits_never_ask_the_owner(db, owner, owner_client):
     a, b = new_id(), new_id()
     await put_in_replica(db, **{a: "alpha", b: "beta"})
-    async with db.sessionmaker() as session:
-        found = await lookup(owner_client).find_many(session, [a, b.upper(), a], bearer="tok")
+    async with UnitOfWork(db.sessionmaker, pool=db.write_pool) as uow:
+        found = await lookup(owner_client).find_many(uow, [a, b.upper(), a], bearer="tok")
     assert found == {a: Thing(a, "alpha", "replica"), b: Thing(b, "beta", "replica")}
     assert owner.calls == []
 
@@ -135,9 +136,9 @@ async def test_a_miss_asks_the_owner_with_the_callers_token(db, owner, owner_cli
     in_replica, only_owner, nowhere = new_id(), new_id(), new_id()
     await put_in_replica(db, **{in_replica: "alpha"})
     owner.records[only_owner] = {"id": only_owner, "name": "gamma"}
-    async with db.sessionmaker() as session:
+    async with UnitOfWork(db.sessionmaker, pool=db.write_pool) as uow:
         found = await lookup(owner_client).find_many(
-            session, [in_replica, only_owner, nowhere], bearer="the-token"
+            uow, [in_replica, only_owner, nowhere], bearer="the-token"
         )
     assert found == {
         in_replica: Thing(in_replica, "alpha", "replica"),
@@ -150,11 +151,11 @@ async def test_a_miss_asks_the_owner_with_the_callers_token(db, owner, owner_cli
 
 
 async def test_ids_that_are_not_ids_name_nothing_and_are_never_sent(db, owner, owner_client):
-    async with db.sessionmaker() as session:
+    async with UnitOfWork(db.sessionmaker, pool=db.write_pool) as uow:
         found = await lookup(owner_client).find_many(
-            session, ["../admin", "x", "", "not-a-uuid"], bearer=None
+            uow, ["../admin", "x", "", "not-a-uuid"], bearer=None
         )
-        single = await lookup(owner_client).find(session, "../../etc", bearer=None)
+        single = await lookup(owner_client).find(uow, "../../etc", bearer=None)
     assert found == {}
     assert single is None
     assert owner.calls == []
@@ -163,8 +164,8 @@ async def test_ids_that_are_not_ids_name_nothing_and_are_never_sent(db, owner, o
 async def test_find_one_and_no_token_sends_no_authorization(db, owner, owner_client):
     thing = new_id()
     owner.records[thing] = {"id": thing, "name": "delta"}
-    async with db.sessionmaker() as session:
-        found = await lookup(owner_client).find(session, thing.upper(), bearer=None)
+    async with UnitOfWork(db.sessionmaker, pool=db.write_pool) as uow:
+        found = await lookup(owner_client).find(uow, thing.upper(), bearer=None)
     assert found == Thing(thing, "delta", "owner")
     assert owner.calls == [(thing, None)]
 
@@ -173,8 +174,8 @@ async def test_without_a_replica_every_lookup_asks_the_owner(db, owner, owner_cl
     thing = new_id()
     owner.records[thing] = {"id": thing, "name": "epsilon"}
     no_replica = lookup(owner_client, replica=None, from_row=None)
-    async with db.sessionmaker() as session:
-        assert await no_replica.find_many(session, [thing], bearer="t") == {
+    async with UnitOfWork(db.sessionmaker, pool=db.write_pool) as uow:
+        assert await no_replica.find_many(uow, [thing], bearer="t") == {
             thing: Thing(thing, "epsilon", "owner")
         }
     assert owner.calls == [(thing, "Bearer t")]
@@ -183,9 +184,9 @@ async def test_without_a_replica_every_lookup_asks_the_owner(db, owner, owner_cl
 @pytest.mark.parametrize("status", [500, 502, 401, 403, 429])
 async def test_an_owner_that_errs_is_unavailable_not_absent(db, owner, owner_client, status):
     owner.fail_with = status
-    async with db.sessionmaker() as session:
+    async with UnitOfWork(db.sessionmaker, pool=db.write_pool) as uow:
         with pytest.raises(ReferenceUnavailable) as raised:
-            await lookup(owner_client, retry_after_s=7).find_many(session, [new_id()], bearer="t")
+            await lookup(owner_client, retry_after_s=7).find_many(uow, [new_id()], bearer="t")
     problem = from_domain_error(raised.value)
     assert problem.status == 503
     assert problem.slug == "reference-unavailable"
@@ -197,16 +198,16 @@ async def test_an_owner_that_errs_is_unavailable_not_absent(db, owner, owner_cli
 )
 async def test_an_unreadable_answer_is_unavailable(db, owner, owner_client, raw):
     owner.raw = raw
-    async with db.sessionmaker() as session:
+    async with UnitOfWork(db.sessionmaker, pool=db.write_pool) as uow:
         with pytest.raises(ReferenceUnavailable):
-            await lookup(owner_client).find_many(session, [new_id()], bearer="t")
+            await lookup(owner_client).find_many(uow, [new_id()], bearer="t")
 
 
 async def test_an_owner_that_is_not_listening_is_unavailable(db):
     closed = f"http://127.0.0.1:{free_port()}"
-    async with db.sessionmaker() as session:
+    async with UnitOfWork(db.sessionmaker, pool=db.write_pool) as uow:
         with pytest.raises(ReferenceUnavailable) as raised:
-            await lookup(None, base_url=closed).find_many(session, [new_id()], bearer="t")
+            await lookup(None, base_url=closed).find_many(uow, [new_id()], bearer="t")
     assert raised.value.status == 503
     assert "could not be checked" in raised.value.message
 
@@ -222,11 +223,11 @@ async def test_an_owner_that_does_not_answer_in_time_is_unavailable(db):
     server = await asyncio.start_server(hang, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with db.sessionmaker() as session:
+        async with UnitOfWork(db.sessionmaker, pool=db.write_pool) as uow:
             started = time.monotonic()
             with pytest.raises(ReferenceUnavailable):
                 await lookup(None, base_url=f"http://127.0.0.1:{port}", timeout_s=0.3).find_many(
-                    session, [new_id()], bearer="t"
+                    uow, [new_id()], bearer="t"
                 )
             elapsed = time.monotonic() - started
     finally:
@@ -259,8 +260,8 @@ async def test_the_owner_is_asked_within_the_callers_request_and_trace(db, owner
     traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     rid, tp = request_id_var.set("req-lookup-1"), traceparent_var.set(traceparent)
     try:
-        async with db.sessionmaker() as session:
-            await lookup(owner_client).find_many(session, [wanted], bearer="tok")
+        async with UnitOfWork(db.sessionmaker, pool=db.write_pool) as uow:
+            await lookup(owner_client).find_many(uow, [wanted], bearer="tok")
     finally:
         request_id_var.reset(rid)
         traceparent_var.reset(tp)

@@ -21,7 +21,7 @@ value it wants (one function often serves both when the column names match the J
         from_row=OrgRef.from_mapping,
         from_json=OrgRef.from_mapping,
     )
-    found = await organizations.find_many(session, ids, bearer=token)
+    found = await organizations.find_many(uow, ids, bearer=token)  # in the unit of work
     # {canonical id: value} for the records that exist; an id absent from it names nothing
 
     agreements = ReferenceLookup(
@@ -52,7 +52,7 @@ import sqlalchemy as sa
 
 from tansiq_common.context import current_request_id, current_traceparent
 from tansiq_common.domain import Unavailable
-from tansiq_common.repository import Reader, parse_id, statements_of
+from tansiq_common.repository import parse_id, statements_of
 from tansiq_common.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -104,27 +104,25 @@ class ReferenceLookup(Generic[T]):
         self.retry_after_s = retry_after_s
         self.client = client
 
-    async def find(
-        self, session: Reader | UnitOfWork, record_id: str, *, bearer: str | None
-    ) -> T | None:
+    async def find(self, uow: UnitOfWork, record_id: str, *, bearer: str | None) -> T | None:
         """The record, or None when it does not exist (or the caller may not see it)."""
         canonical = self.normalize_id(str(record_id))
         if canonical is None:
             return None
-        return (await self.find_many(session, [canonical], bearer=bearer)).get(canonical)
+        return (await self.find_many(uow, [canonical], bearer=bearer)).get(canonical)
 
     async def find_many(
-        self, session: Reader | UnitOfWork, ids: Iterable[str], *, bearer: str | None
+        self, uow: UnitOfWork, ids: Iterable[str], *, bearer: str | None
     ) -> dict[str, T]:
-        """{canonical id: value} of the records that exist; raises ReferenceUnavailable when a
-        replica miss cannot be asked of the owner. `session`: a reader, or a unit of work (the
-        replica is read in its transaction)."""
+        """{canonical id: value} of the records that exist, the replica read by the unit of
+        work (`lookup`); raises ReferenceUnavailable when a replica miss cannot be asked of the
+        owner."""
         # Each id once before it is read: a batch names the same few records again and again.
         named = dict.fromkeys(ids)
         wanted = list(dict.fromkeys(c for c in (self.normalize_id(str(i)) for i in named) if c))
         if not wanted:
             return {}
-        found = await self._from_replica(session, wanted)
+        found = await self._from_replica(uow, wanted)
         missing = [i for i in wanted if i not in found]
         if missing:
             found.update(await self._from_owner(missing, bearer))
@@ -132,18 +130,12 @@ class ReferenceLookup(Generic[T]):
 
     # -- internals --
 
-    async def _from_replica(self, session: Reader | UnitOfWork, ids: list[str]) -> dict[str, T]:
+    async def _from_replica(self, uow: UnitOfWork, ids: list[str]) -> dict[str, T]:
         if self.replica is None or self.from_row is None:
             return {}
-        if isinstance(session, UnitOfWork):
-            sql = statements_of(self.replica).select_any(self.id_column)
-            records = await session.lookup(sql, ids)
-            return {str(r[self.id_column]): self.from_row(dict(r)) for r in records}
-        column = self.replica.c[self.id_column]
-        rows = await session.execute(sa.select(self.replica).where(column.in_(ids)))
-        return {
-            str(row._mapping[self.id_column]): self.from_row(dict(row._mapping)) for row in rows
-        }
+        sql = statements_of(self.replica).select_any(self.id_column)
+        records = await uow.lookup(sql, ids)
+        return {str(r[self.id_column]): self.from_row(dict(r)) for r in records}
 
     async def _from_owner(self, ids: list[str], bearer: str | None) -> dict[str, T]:
         headers = {"Accept": "application/json"}
