@@ -7,8 +7,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-import sqlalchemy as sa
-
 from tansiq_common.context import current_request_id, current_traceparent
 
 NOTIFY_CHANNEL = "tansiq_outbox"
@@ -74,7 +72,7 @@ def insert_from_json(parameter: str = "messages", where: str = "", states: str =
 _COLUMNS = "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, headers)"
 
 
-NOTIFY = sa.text(f"NOTIFY {NOTIFY_CHANNEL}")
+NOTIFY = f"NOTIFY {NOTIFY_CHANNEL}"  # SQL text; delivered to the relay at commit
 
 
 def outbox_rows(messages: Iterable[OutboxMessage]) -> list[dict[str, Any]]:

@@ -36,7 +36,7 @@ from tansiq_common.domain import DomainError, NotAllowed, StateEvent, Unavailabl
 from tansiq_common.events.consumer import ConsumerSpec
 from tansiq_common.events.contracts import INGEST_TOPIC, INTEGRATION_SOURCE_PREFIX
 from tansiq_common.events.envelope import Envelope, InvalidEvent
-from tansiq_common.events.outbox import NOTIFY_CHANNEL, insert_from_json
+from tansiq_common.events.outbox import NOTIFY, insert_from_json
 from tansiq_common.repository import parse_id
 from tansiq_common.uow import UnitOfWork, audit_row, insert_audit_from_json
 
@@ -357,8 +357,6 @@ _WRITE = numbered(
     ),
     *WRITE_PARAMETERS,
 )
-# Delivered to the relay when the transaction commits.
-NOTIFY = f"NOTIFY {NOTIFY_CHANNEL}"
 
 
 def _headers(origin: Origin) -> dict[str, str]:
