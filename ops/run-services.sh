@@ -11,9 +11,22 @@ mkdir -p "$run" "$logs"
 services=(registry agreements engagements reporting)
 declare -A ports=([registry]=8001 [agreements]=8002 [engagements]=8003 [reporting]=8004)
 
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+ours() { [ -f "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
+
 start_all() {
+  # Another process on a port (often another checkout's services) would answer the readiness
+  # checks and the demo seeding in place of ours, which could not bind: nothing is started.
   for s in "${services[@]}"; do
-    if [ -f "$run/$s.pid" ] && kill -0 "$(cat "$run/$s.pid")" 2>/dev/null; then
+    if ! ours "$s" && port_open "${ports[$s]}"; then
+      echo "port ${ports[$s]} ($s) is taken by a process this checkout did not start;" \
+        "stop it (another checkout: its \`make stop\`) and run again" >&2
+      return 1
+    fi
+  done
+  for s in "${services[@]}"; do
+    if ours "$s"; then
       echo "$s already running (pid $(cat "$run/$s.pid"))"
       continue
     fi
